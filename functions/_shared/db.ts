@@ -1,0 +1,76 @@
+/**
+ * The database handle every function uses: a node-postgres pool (chosen by a
+ * sustained benchmark, DESIGN.md section 4) behind a two-method interface, with
+ * database errors mapped to KeygateErrors in one place.
+ *
+ * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes
+ * here; a database that cannot be reached becomes a 503 `service_unavailable`
+ * and the pool replaces broken connections, so service recovers by itself.
+ */
+import pg from "pg";
+import { type ErrorCode, KeygateError } from "./errors.ts";
+import { logError } from "./http.ts";
+
+export interface Db {
+  /** Runs one statement; `name` makes it a prepared statement per connection. */
+  query<R = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<R[]>;
+  end(): Promise<void>;
+}
+
+const sqlStateCodes: Record<string, [ErrorCode, string]> = {
+  KG001: ["user_inactive", "This account is disabled."],
+  KG002: ["email_unverified", "The provider did not confirm this email address."],
+  KG003: ["key_limit_reached", "You have reached the limit of active API keys. Revoke one first."],
+  KG004: ["not_found", "Nothing here."],
+  KG005: ["email_conflict", "Another account already uses this email address."],
+  KG006: ["rate_limited", "Too many requests. Wait a minute and try again."],
+};
+
+/** Connection-level failures: the database is down, restarting or saturated. */
+function isUnavailable(err: { code?: string; message?: string }): boolean {
+  const code = err.code ?? "";
+  if (/^(08|57P|53)/.test(code)) return true; // connection exception, shutdown, insufficient resources
+  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
+  const message = err.message ?? "";
+  return /timeout exceeded when trying to connect|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i
+    .test(message);
+}
+
+export function mapDbError(err: unknown): unknown {
+  if (err instanceof KeygateError || typeof err !== "object" || err === null) return err;
+  const e = err as { code?: string; message?: string };
+  const mapped = e.code ? sqlStateCodes[e.code] : undefined;
+  if (mapped) {
+    const headers: Record<string, string> = mapped[0] === "rate_limited" ? { "retry-after": "60" } : {};
+    return new KeygateError(mapped[0], mapped[1], { headers });
+  }
+  if (isUnavailable(e)) {
+    return new KeygateError("service_unavailable", "The service is temporarily unavailable. Try again shortly.", {
+      headers: { "retry-after": "1" },
+      cause: err,
+    });
+  }
+  return err;
+}
+
+export function createDb(url: string, options: { max?: number } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not crash the isolate; the pool drops it.
+  pool.on("error", (err: Error & { code?: string }) => logError("database connection lost", { code: err.code }));
+  return {
+    async query<R>(text: string, values: unknown[] = [], name?: string): Promise<R[]> {
+      try {
+        const result = await pool.query(name ? { name, text, values } : { text, values });
+        return result.rows as R[];
+      } catch (err) {
+        throw mapDbError(err);
+      }
+    },
+    end: () => pool.end(),
+  };
+}

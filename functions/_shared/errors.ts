@@ -1,0 +1,82 @@
+/**
+ * The one error type of Keygate. Anything that should reach a client as a
+ * 4xx/5xx JSON error is a KeygateError; `toResponse` in http.ts is the only
+ * place that turns errors into responses.
+ */
+export type ErrorCode =
+  | "bad_request"
+  | "invalid_json"
+  | "unsupported_media_type"
+  | "payload_too_large"
+  | "validation_failed"
+  | "unauthorized"
+  | "invalid_api_key"
+  | "insufficient_scope"
+  | "forbidden"
+  | "csrf_origin_mismatch"
+  | "not_found"
+  | "method_not_allowed"
+  | "conflict"
+  | "key_limit_reached"
+  | "rate_limited"
+  | "invalid_redirect"
+  | "unknown_provider"
+  | "login_expired"
+  | "state_mismatch"
+  | "provider_error"
+  | "email_unverified"
+  | "email_conflict"
+  | "user_inactive"
+  | "service_unavailable"
+  | "internal_error";
+
+const defaultStatus: Record<ErrorCode, number> = {
+  bad_request: 400,
+  invalid_json: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  validation_failed: 400,
+  unauthorized: 401,
+  invalid_api_key: 401,
+  insufficient_scope: 403,
+  forbidden: 403,
+  csrf_origin_mismatch: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  key_limit_reached: 409,
+  rate_limited: 429,
+  invalid_redirect: 400,
+  unknown_provider: 404,
+  login_expired: 400,
+  state_mismatch: 400,
+  provider_error: 502,
+  email_unverified: 403,
+  email_conflict: 409,
+  user_inactive: 403,
+  service_unavailable: 503,
+  internal_error: 500,
+};
+
+export class KeygateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra response headers, e.g. `WWW-Authenticate` or `Retry-After`. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { status?: number; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "KeygateError";
+    this.code = code;
+    this.status = options.status ?? defaultStatus[code];
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isKeygateError(err: unknown): err is KeygateError {
+  return err instanceof KeygateError;
+}

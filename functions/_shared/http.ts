@@ -1,0 +1,137 @@
+/**
+ * Request/response plumbing shared by every function: JSON responses, the
+ * single error-to-response mapping, bounded and validated JSON bodies, and the
+ * path below a function's name.
+ */
+import type { z } from "zod";
+import { KeygateError } from "./errors.ts";
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export function json(body: unknown, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set("content-type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(body), { ...init, headers });
+}
+
+export type Logger = (message: string, fields?: Record<string, unknown>) => void;
+
+/** Default logger: one JSON line on stderr. Never pass secrets to it. */
+export const logError: Logger = (message, fields = {}) => {
+  console.error(JSON.stringify({ level: "error", message, ...fields }));
+};
+
+/**
+ * The one place that turns an error into a response. A KeygateError keeps its
+ * code and status; anything else is logged by name only and becomes a 500
+ * without detail (never a stack, never `e.toString()`).
+ */
+export function toResponse(err: unknown, log: Logger = logError): Response {
+  if (err instanceof KeygateError) {
+    return json(
+      { error: { code: err.code, message: err.message } },
+      { status: err.status, headers: err.headers },
+    );
+  }
+  log("unhandled error", { name: err instanceof Error ? err.name : typeof err });
+  return json(
+    { error: { code: "internal_error", message: "Something went wrong on our side." } },
+    { status: 500 },
+  );
+}
+
+/** Wraps a handler so that every thrown error goes through `toResponse`. */
+export function handleErrors(
+  handler: (req: Request) => Promise<Response>,
+  log: Logger = logError,
+): (req: Request) => Promise<Response> {
+  return async (req) => {
+    try {
+      return await handler(req);
+    } catch (err) {
+      return toResponse(err, log);
+    }
+  };
+}
+
+/**
+ * Reads a JSON body of at most 16 KiB and validates it with `schema`.
+ * An empty body is treated as `{}` so optional-only bodies may be omitted.
+ */
+export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) {
+    throw new KeygateError("payload_too_large", "The request body is larger than 16 KiB.");
+  }
+  const bytes = await readBounded(req);
+  let value: unknown = {};
+  if (bytes.byteLength > 0) {
+    const type = req.headers.get("content-type") ?? "";
+    if (!/^application\/json\b/i.test(type.trim())) {
+      throw new KeygateError("unsupported_media_type", "Send the body as application/json.");
+    }
+    try {
+      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      throw new KeygateError("invalid_json", "The request body is not valid JSON.");
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw new KeygateError("validation_failed", `${where}${issue?.message ?? "invalid body"}`);
+  }
+  return parsed.data;
+}
+
+async function readBounded(req: Request): Promise<Uint8Array> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new KeygateError("payload_too_large", "The request body is larger than 16 KiB.");
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The path segments below a function's own name. Supabase hands a function
+ * `/<name>/...` (hosted) or `/functions/v1/<name>/...` (local server); both
+ * give the same segments, e.g. `["callback", "github"]` for the auth function.
+ */
+export function subPath(req: Request, functionName: string): string[] {
+  const segments = new URL(req.url).pathname.split("/").filter((s) => s.length > 0);
+  let i = 0;
+  if (segments[0] === "functions" && segments[1] === "v1") i = 2;
+  if (segments[i] === functionName) i += 1;
+  try {
+    return segments.slice(i).map((s) => decodeURIComponent(s));
+  } catch {
+    throw new KeygateError("bad_request", "The request path is not valid.");
+  }
+}
+
+export function methodNotAllowed(allowed: string[]): KeygateError {
+  return new KeygateError("method_not_allowed", "This method is not allowed here.", {
+    headers: { allow: allowed.join(", ") },
+  });
+}
+
+export function notFound(): KeygateError {
+  return new KeygateError("not_found", "Nothing here.");
+}

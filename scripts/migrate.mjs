@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// `npm run db:migrate`: brings the database at DATABASE_URL up to date.
+//
+// On plain Postgres or PGlite it first applies sql/shim.sql (the roles, `auth`
+// schema and default privileges a Supabase project already has); then it runs
+// the real Supabase CLI, `supabase db push`, which applies
+// supabase/migrations and records them in supabase_migrations.schema_migrations.
+// Running it twice changes nothing.
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import pg from "pg";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const supabaseBin = path.join(root, "node_modules", ".bin", "supabase");
+
+/** Supabase projects have the `supabase_admin` role; plain Postgres does not. */
+export async function isSupabaseProject(client) {
+  const { rows } = await client.query("select exists (select 1 from pg_roles where rolname = 'supabase_admin') as yes");
+  return rows[0].yes;
+}
+
+/** The CLI wants TLS off spelled out for local databases without it. */
+export function cliUrl(databaseUrl) {
+  const url = new URL(databaseUrl);
+  const loopback = ["127.0.0.1", "localhost", "[::1]", "::1"].includes(url.hostname);
+  if (loopback && !url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
+  // The CLI asks for a password when the URL has none; trust-auth servers ignore it.
+  if (!url.password) url.password = "postgres";
+  return url.toString();
+}
+
+function run(cmd, args, { quiet }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DO_NOT_TRACK: "1" } });
+    let output = "";
+    child.stdout.on("data", (d) => { output += d; if (!quiet) process.stdout.write(d); });
+    child.stderr.on("data", (d) => { output += d; if (!quiet) process.stderr.write(d); });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(output);
+      else reject(new Error(`supabase db push failed (exit ${code}):\n${output.trim()}`));
+    });
+  });
+}
+
+export async function migrate(databaseUrl, { quiet = false } = {}) {
+  const log = quiet ? () => {} : (m) => console.log(m);
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    if (await isSupabaseProject(client)) {
+      log("Supabase project detected: skipping the local platform shim.");
+    } else {
+      await client.query(await readFile(path.join(root, "sql", "shim.sql"), "utf8"));
+      log("Applied the local Supabase platform shim (sql/shim.sql).");
+    }
+  } finally {
+    await client.end();
+  }
+  // Each migration runs in its own transaction: a failing one is rolled back
+  // whole and reported, and the ones before it stay recorded.
+  await run(supabaseBin, ["db", "push", `--remote=${cliUrl(databaseUrl)}`, "--yes", "--workdir", root], { quiet });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const url = process.env.DATABASE_URL ?? process.env.SUPABASE_DB_URL;
+  if (!url) {
+    console.error("Set DATABASE_URL to the Postgres to migrate, e.g. postgresql://postgres@127.0.0.1:5432/postgres");
+    process.exit(2);
+  }
+  migrate(url).catch((err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * The local edge server (Deno), used by `npm start` and the tests: every
+ * function at /functions/v1/<name>/..., as on Supabase, and the dashboard
+ * (the static files of web/) at /. Each function's entry file is imported as
+ * is; its default export's `fetch` handles the requests under its name.
+ */
+const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs"];
+const root = new URL("../", import.meta.url);
+const webRoot = new URL("web/", root);
+
+const CONTENT_TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  ico: "image/x-icon",
+  json: "application/json; charset=utf-8",
+};
+
+const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-cache",
+};
+
+type Fetch = (req: Request) => Response | Promise<Response>;
+
+async function loadFunctions(): Promise<Map<string, Fetch>> {
+  const handlers = new Map<string, Fetch>();
+  for (const name of FUNCTIONS) {
+    const entry = new URL(`functions/${name}/index.ts`, root);
+    try {
+      await Deno.stat(entry);
+    } catch {
+      continue; // not built yet
+    }
+    const mod = await import(entry.href);
+    handlers.set(name, mod.default.fetch);
+  }
+  return handlers;
+}
+
+function errorJson(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+async function serveStatic(pathname: string): Promise<Response> {
+  const relative = pathname === "/" ? "index.html" : pathname.slice(1);
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9_./-]*$/.test(relative) || relative.includes("..")) {
+    return errorJson(404, "not_found", "Nothing here.");
+  }
+  const ext = relative.split(".").pop() ?? "";
+  const type = CONTENT_TYPES[ext];
+  if (!type) return errorJson(404, "not_found", "Nothing here.");
+  try {
+    const body = await Deno.readFile(new URL(relative, webRoot));
+    return new Response(body, { headers: { "content-type": type, ...PAGE_HEADERS } });
+  } catch {
+    return errorJson(404, "not_found", "Nothing here.");
+  }
+}
+
+const handlers = await loadFunctions();
+const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
+const port = Number(Deno.env.get("PORT") ?? "54321");
+
+async function route(req: Request): Promise<Response> {
+  const { pathname } = new URL(req.url);
+  const match = /^\/functions\/v1\/([a-z0-9-]+)(?:\/|$)/.exec(pathname);
+  if (match) {
+    const handler = handlers.get(match[1]);
+    if (!handler) return errorJson(404, "not_found", `No function named ${match[1]}.`);
+    return await handler(req);
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") return errorJson(405, "method_not_allowed", "Only GET here.");
+  return await serveStatic(pathname);
+}
+
+try {
+  Deno.serve({
+    hostname,
+    port,
+    onListen: ({ port }) => console.log(`Keygate listening on http://${hostname}:${port} (functions: ${[...handlers.keys()].join(", ")})`),
+  }, async (req) => {
+    try {
+      return await route(req);
+    } catch {
+      return errorJson(500, "internal_error", "Something went wrong on our side.");
+    }
+  });
+} catch (err) {
+  if (err instanceof Deno.errors.AddrInUse) {
+    console.error(`Port ${port} on ${hostname} is already in use. Stop what uses it, or set PORT to another port.`);
+    Deno.exit(1);
+  }
+  throw err;
+}

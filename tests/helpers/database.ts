@@ -1,0 +1,77 @@
+/**
+ * A fresh, fully migrated Postgres database per suite, cloned from the
+ * template that tests/global-setup.ts migrated with the real migrations.
+ */
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+import { createDb, type Db } from "../../functions/_shared/db.ts";
+import { adminUrl, databaseUrlFor } from "./postgres.ts";
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** The application's own handle, as the functions use it. */
+  db: Db;
+  /** A superuser pool for arranging and inspecting state. */
+  admin: pg.Pool;
+  drop(): Promise<void>;
+}
+
+async function cloneTemplate(name: string, template: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`create database ${name} template ${template}`);
+        return;
+      } catch (err) {
+        // Another suite cloning the template at the same moment: wait and retry.
+        if ((err as { code?: string }).code !== "55006" || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `kg_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  await cloneTemplate(name, inject("templateDatabase"));
+  const url = databaseUrlFor(name);
+  const db = createDb(url, { max: 10 });
+  const admin = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    name,
+    url,
+    db,
+    admin,
+    async drop() {
+      await db.end();
+      await admin.end();
+      const client = new pg.Client({ connectionString: adminUrl() });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+let userCounter = 0;
+
+/** Inserts a user directly (as the superuser), for tests that need one. */
+export async function createUser(
+  admin: pg.Pool,
+  fields: { email?: string; name?: string; role?: string; is_active?: boolean } = {},
+): Promise<{ id: string; email: string }> {
+  userCounter += 1;
+  const email = fields.email ?? `user${userCounter}-${randomUUID().slice(0, 8)}@example.test`;
+  const { rows } = await admin.query(
+    `insert into public.users (email, name, role, is_active)
+     values ($1, $2, coalesce($3, 'viewer'), coalesce($4, true)) returning id, email`,
+    [email, fields.name ?? null, fields.role ?? null, fields.is_active ?? null],
+  );
+  return rows[0];
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+// `npm start`: runs Keygate locally.
+//
+// With DATABASE_URL (or SUPABASE_DB_URL) set it uses that Postgres; otherwise
+// an embedded PGlite kept under .data/, served over the Postgres wire protocol
+// (pglite-socket) so the functions use one data path either way. It migrates
+// the database with the real Supabase CLI, starts the development OpenID
+// provider when no provider is configured (loopback only), and serves every
+// function under Deno at /functions/v1/<name> with the dashboard at /.
+//
+// Flags: --reset wipes the embedded database first (asks unless --yes).
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import { createInterface } from "node:readline/promises";
+import { fileURLToPath } from "node:url";
+import { migrate } from "./migrate.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = new Set(process.argv.slice(2));
+const env = process.env;
+const dataDir = path.resolve(root, env.KEYGATE_DATA_DIR ?? ".data");
+const host = "127.0.0.1";
+const port = Number(env.PORT ?? "54321");
+const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "");
+const cleanups = [];
+
+function fail(message) {
+  console.error(`\nkeygate: ${message}`);
+  process.exitCode = 1;
+  return shutdown();
+}
+
+async function shutdown() {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()();
+    } catch {
+      // keep stopping the rest
+    }
+  }
+  process.exit();
+}
+
+function isLoopback(urlString) {
+  const { hostname } = new URL(urlString);
+  const h = hostname.replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+async function portIsFree(p) {
+  return await new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(p, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function confirm(question) {
+  if (args.has("--yes")) return true;
+  if (!process.stdin.isTTY) {
+    console.error(`${question} Refusing without a terminal; pass --yes to confirm.`);
+    return false;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+async function resetEmbedded() {
+  const target = path.join(dataDir, "pglite");
+  if (!(await confirm(`Delete the embedded database in ${path.relative(root, target) || target}?`))) {
+    return fail("reset cancelled; nothing was deleted.");
+  }
+  await rm(target, { recursive: true, force: true });
+  console.log("Embedded database deleted.");
+}
+
+/** Starts PGlite under .data/ behind a loopback Postgres socket; returns its URL. */
+async function startEmbedded() {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  await mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(path.join(dataDir, "pglite"));
+  // The multiplexer lets the CLI and the server's small pool share the one PGlite.
+  const server = new PGLiteSocketServer({ db, host, port: 0, maxConnections: 16 });
+  await server.start();
+  cleanups.push(async () => {
+    await server.stop();
+    await db.close();
+  });
+  const { port: dbPort } = server.server.address();
+  return `postgresql://postgres@${host}:${dbPort}/postgres`;
+}
+
+/** SESSION_SECRET for development: generated once and kept in .data/. */
+async function devSessionSecret() {
+  const file = path.join(dataDir, "session-secret");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const secret = randomBytes(32).toString("base64url");
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(file, `${secret}\n`, { mode: 0o600 });
+    return secret;
+  }
+}
+
+function describeDatabase(url, embedded) {
+  if (embedded) {
+    const dir = path.join(dataDir, "pglite");
+    const relative = path.relative(root, dir);
+    return `embedded PGlite in ${relative.startsWith("..") ? dir : relative}`;
+  }
+  const u = new URL(url);
+  return `Postgres at ${u.hostname}:${u.port || 5432}${u.pathname}`;
+}
+
+async function main() {
+  if (args.has("--reset")) await resetEmbedded();
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a port number, not ${env.PORT}.`);
+  if (!(await portIsFree(port))) {
+    return fail(`port ${port} on ${host} is already in use. Stop what uses it, or run with PORT=<another port>.`);
+  }
+
+  const external = env.DATABASE_URL || env.SUPABASE_DB_URL;
+  const databaseUrl = external || (await startEmbedded());
+  console.log(`Migrating the database (${describeDatabase(databaseUrl, !external)})...`);
+  try {
+    await migrate(databaseUrl, { quiet: true });
+  } catch (err) {
+    return fail(`migration failed; nothing half-applied was kept.\n${err.message}`);
+  }
+
+  const development = (env.KEYGATE_ENV ?? "development") === "development";
+  const serverEnv = {
+    ...env,
+    KEYGATE_ENV: development ? "development" : env.KEYGATE_ENV,
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    PUBLIC_URL: publicUrl,
+    DB_POOL_MAX: env.DB_POOL_MAX ?? (external ? "10" : "4"),
+    NO_COLOR: "1",
+  };
+  if (!env.SESSION_SECRET) {
+    if (!development) return fail("SESSION_SECRET is required outside development.");
+    serverEnv.SESSION_SECRET = await devSessionSecret();
+  }
+
+  const providers = [];
+  if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
+  if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
+  if (env.OIDC_ISSUER) providers.push(`${env.OIDC_NAME ?? "OpenID"} (${env.OIDC_ISSUER})`);
+  let devProvider;
+  if (providers.length === 0) {
+    if (!isLoopback(publicUrl)) {
+      return fail(`no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`);
+    }
+    const { startDevProvider } = await import("./dev-oidc.mjs");
+    devProvider = await startDevProvider({ host, port: 0, publicUrl });
+    cleanups.push(() => devProvider.stop());
+    Object.assign(serverEnv, {
+      OIDC_ISSUER: devProvider.issuer,
+      OIDC_CLIENT_ID: devProvider.clientId,
+      OIDC_CLIENT_SECRET: devProvider.clientSecret,
+      OIDC_NAME: "Development sign-in (not for production)",
+    });
+    providers.push(`development OpenID provider at ${devProvider.issuer}`);
+  }
+
+  const deno = spawn(
+    path.join(root, "node_modules", ".bin", "deno"),
+    ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--config", "functions/deno.json", "scripts/serve.ts"],
+    { cwd: root, env: serverEnv, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  cleanups.push(async () => {
+    if (deno.exitCode !== null) return;
+    const exited = new Promise((r) => deno.once("exit", r));
+    deno.kill("SIGTERM");
+    await exited;
+  });
+  deno.on("exit", (code) => {
+    if (code !== 0 && code !== null) fail(`the Deno server stopped (exit ${code}).`);
+  });
+
+  let announced = false;
+  deno.stdout.on("data", (chunk) => {
+    const text = String(chunk);
+    if (!announced && text.includes("Keygate listening on")) {
+      announced = true;
+      const lines = [
+        "",
+        "Keygate is running.",
+        `  Dashboard: ${publicUrl}/`,
+        `  Functions: ${publicUrl}/functions/v1/<name>  (health, auth, api-keys, verify-key, jobs)`,
+        `  Database:  ${describeDatabase(databaseUrl, !external)}`,
+        `  Sign-in:   ${providers.join(", ")}`,
+        "  Stop:      Ctrl+C",
+      ];
+      if (devProvider) {
+        lines.push(
+          "",
+          "  !!! DEVELOPMENT SIGN-IN IS ON: anyone who can reach this machine's loopback can sign in as anyone.",
+          "  !!! It is for trying Keygate locally only. Configure a real provider before exposing it.",
+        );
+      }
+      console.log(lines.join("\n") + "\n");
+    } else {
+      process.stdout.write(text);
+    }
+  });
+}
+
+process.on("SIGINT", () => shutdown());
+process.on("SIGTERM", () => shutdown());
+main().catch((err) => fail(err?.stack ?? String(err)));

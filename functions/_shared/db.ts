@@ -32,7 +32,7 @@ function isUnavailable(err: { code?: string; message?: string }): boolean {
   if (/^(08|57P|53)/.test(code)) return true; // connection exception, shutdown, insufficient resources
   if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
   const message = err.message ?? "";
-  return /timeout exceeded when trying to connect|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i
+  return /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i
     .test(message);
 }
 
@@ -58,6 +58,8 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
     connectionString: url,
     max: options.max ?? 10,
     connectionTimeoutMillis: 3000,
+    // A database that accepts connections but stops answering is an outage too.
+    query_timeout: 10_000,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its connection must not crash the isolate; the pool drops it.

@@ -24,6 +24,7 @@ export type ErrorCode =
   | "login_expired"
   | "state_mismatch"
   | "provider_error"
+  | "access_denied"
   | "email_unverified"
   | "email_conflict"
   | "user_inactive"
@@ -51,6 +52,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   login_expired: 400,
   state_mismatch: 400,
   provider_error: 502,
+  access_denied: 403,
   email_unverified: 403,
   email_conflict: 409,
   user_inactive: 403,

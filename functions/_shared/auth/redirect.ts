@@ -1,0 +1,48 @@
+/**
+ * Where a sign-in may return to (no open redirects, RFC 9700 section 4.11).
+ *
+ * Accepted: a same-origin absolute path (`/`, `/keys?x=1`), or an absolute
+ * http(s) URL whose origin is in ALLOWED_REDIRECT_ORIGINS. Refused: protocol-
+ * relative `//host`, `/\host`, any backslash, control or whitespace character,
+ * other schemes (`javascript:`), relative paths, and credentials in the URL.
+ * Pure: returns the absolute URL to redirect to, or throws `invalid_redirect`.
+ */
+import type { Config } from "../config.ts";
+import { KeygateError } from "../errors.ts";
+
+const MAX_LENGTH = 2048;
+
+function invalid(): KeygateError {
+  return new KeygateError(
+    "invalid_redirect",
+    "redirect_to must be a path on this site or a URL on an allowed origin.",
+  );
+}
+
+export function resolveRedirect(
+  value: string | null | undefined,
+  config: Pick<Config, "publicUrl" | "allowedRedirectOrigins">,
+): string {
+  const publicOrigin = new URL(config.publicUrl).origin;
+  if (value === null || value === undefined || value === "") return `${publicOrigin}/`;
+  // deno-lint-ignore no-control-regex
+  if (value.length > MAX_LENGTH || /[\u0000-\u0020\u007f-\u009f\\]/.test(value)) throw invalid();
+
+  if (value.startsWith("/")) {
+    if (value.startsWith("//")) throw invalid();
+    const url = new URL(value, publicOrigin);
+    if (url.origin !== publicOrigin) throw invalid();
+    return url.href;
+  }
+
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid();
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw invalid();
+  if (url.username || url.password) throw invalid();
+  if (!config.allowedRedirectOrigins.includes(url.origin)) throw invalid();
+  return url.href;
+}

@@ -1,0 +1,98 @@
+/**
+ * `GET /auth/callback/<provider>`: the end of a sign-in attempt.
+ *
+ * The login cookie is cleared whatever happens. Without a valid login cookie
+ * (missing, expired, tampered, from another browser) the answer is a JSON
+ * `login_expired`. With one, every failure (state mismatch, provider error,
+ * wrong issuer, bad ID token, unverified email, inactive user) is a 302 to the
+ * dashboard with `?error=<code>`, and nothing is written to the database: the
+ * user upsert and the session are one statement, reached only on success.
+ */
+import type { Config } from "../config.ts";
+import type { Db } from "../db.ts";
+import { KeygateError } from "../errors.ts";
+import { type Logger, toResponse } from "../http.ts";
+import type { CookieSettings } from "./cookie-settings.ts";
+import { readCookies, serializeCookie } from "./cookies.ts";
+import type { LoginState, LoginStateSealer } from "./login-state.ts";
+import type { OAuthProvider } from "./oauth-provider.ts";
+import { SESSION_MAX_LIFETIME_SECONDS } from "./sessions.ts";
+import { recordSignIn } from "./sign-in.ts";
+
+export interface CallbackDeps {
+  config: Config;
+  db: Db;
+  providers: Map<string, OAuthProvider>;
+  sealer: LoginStateSealer;
+  cookies: CookieSettings;
+  redirectUri: (providerId: string) => string;
+  log: Logger;
+}
+
+/** Constant-time comparison of two strings (state values). */
+function sameString(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Where a failed sign-in lands: the dashboard of the origin the user was going back to. */
+function errorRedirect(config: Pick<Config, "publicUrl">, redirectTo: string, code: string): string {
+  const target = new URL(redirectTo).origin;
+  const base = target === new URL(config.publicUrl).origin ? config.publicUrl : target;
+  return `${base}/?error=${encodeURIComponent(code)}`;
+}
+
+export function createCallbackHandler(deps: CallbackDeps): (req: Request, providerId: string) => Promise<Response> {
+  const { config, db, providers, sealer, cookies, log } = deps;
+  const clearLogin = serializeCookie(cookies.login.name, "", { path: cookies.login.path, maxAge: 0, secure: cookies.secure });
+
+  function redirect(location: string, setCookies: string[]): Response {
+    const headers = new Headers({ location, "cache-control": "no-store", "referrer-policy": "no-referrer" });
+    for (const c of setCookies) headers.append("set-cookie", c);
+    return new Response(null, { status: 302, headers });
+  }
+
+  async function signIn(req: Request, provider: OAuthProvider, login: LoginState): Promise<string> {
+    const url = new URL(req.url);
+    const state = url.searchParams.get("state");
+    if (login.provider !== provider.id || state === null || !sameString(state, login.state)) {
+      throw new KeygateError("state_mismatch", "This sign-in response does not belong to this browser. Start again.");
+    }
+    const redirectUri = deps.redirectUri(provider.id);
+    const profile = await provider.complete(url, { ...login, redirectUri });
+    const { token } = await recordSignIn(db, provider.id, profile);
+    return token;
+  }
+
+  return async (req, providerId) => {
+    const provider = providers.get(providerId);
+    const login = provider ? await sealer.open(readCookies(req).get(cookies.login.name)) : null;
+    if (!provider || !login) {
+      const res = toResponse(
+        provider
+          ? new KeygateError("login_expired", "This sign-in attempt expired or was started in another browser. Start again.")
+          : new KeygateError("unknown_provider", "No such sign-in provider."),
+      );
+      res.headers.append("set-cookie", clearLogin);
+      res.headers.set("cache-control", "no-store");
+      return res;
+    }
+    try {
+      const token = await signIn(req, provider, login);
+      const session = serializeCookie(cookies.session.name, token, {
+        path: cookies.session.path,
+        maxAge: SESSION_MAX_LIFETIME_SECONDS,
+        secure: cookies.secure,
+      });
+      return redirect(login.redirectTo, [clearLogin, session]);
+    } catch (err) {
+      let code = "internal_error";
+      if (err instanceof KeygateError) code = err.code;
+      else log("sign-in failed", { provider: providerId, name: err instanceof Error ? err.name : typeof err });
+      return redirect(errorRedirect(config, login.redirectTo, code), [clearLogin]);
+    }
+  };
+}

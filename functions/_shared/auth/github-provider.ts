@@ -1,0 +1,114 @@
+/**
+ * GitHub: plain OAuth 2.0 (no ID token), with `state` and PKCE S256. The
+ * profile comes from `GET /user`; the email from `GET /user/emails`, taking
+ * the primary address only when GitHub says it is verified (`/user` shows
+ * only a public email and says nothing about verification).
+ */
+import * as oauth from "oauth4webapi";
+import { type Logger, logError } from "../http.ts";
+import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
+import { oauthHttpOptions } from "./oauth-http.ts";
+import { toProviderError } from "./provider-error.ts";
+
+export interface GithubProviderOptions {
+  clientId: string;
+  clientSecret: string;
+  fetchImpl?: typeof fetch;
+  log?: Logger;
+}
+
+const as: oauth.AuthorizationServer = {
+  issuer: "https://github.com",
+  authorization_endpoint: "https://github.com/login/oauth/authorize",
+  token_endpoint: "https://github.com/login/oauth/access_token",
+};
+const API = "https://api.github.com";
+const SCOPE = "read:user user:email";
+
+interface GithubUser {
+  id?: unknown;
+  login?: unknown;
+  name?: unknown;
+  avatar_url?: unknown;
+}
+
+interface GithubEmail {
+  email?: unknown;
+  primary?: unknown;
+  verified?: unknown;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
+}
+
+export function createGithubProvider(options: GithubProviderOptions): OAuthProvider {
+  const fetchImpl = options.fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
+  const log = options.log ?? logError;
+  const http = oauthHttpOptions(as.issuer, fetchImpl);
+  const client: oauth.Client = { client_id: options.clientId };
+  const clientAuth = oauth.ClientSecretPost(options.clientSecret);
+
+  async function api<T>(accessToken: string, path: string): Promise<T> {
+    const headers = new Headers({
+      accept: "application/vnd.github+json",
+      "user-agent": "keygate",
+      "x-github-api-version": "2022-11-28",
+    });
+    const response = await oauth.protectedResourceRequest(accessToken, "GET", new URL(path, API), headers, null, http);
+    if (!response.ok) throw new Error(`GitHub API ${path} answered ${response.status}`);
+    return await response.json() as T;
+  }
+
+  async function profileOf(accessToken: string): Promise<ProviderProfile> {
+    const [user, emails] = await Promise.all([
+      api<GithubUser>(accessToken, "/user"),
+      api<GithubEmail[]>(accessToken, "/user/emails"),
+    ]);
+    if (typeof user.id !== "number" && typeof user.id !== "string") throw new Error("GitHub /user has no id");
+    const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true) : undefined;
+    const verified = primary?.verified === true ? text(primary.email) : null;
+    return {
+      subject: String(user.id),
+      email: verified ?? text(primary?.email),
+      emailVerified: verified !== null,
+      name: text(user.name) ?? text(user.login),
+      imageUrl: text(user.avatar_url),
+    };
+  }
+
+  return {
+    id: "github",
+    name: "GitHub",
+    async authorizationUrl(attempt: LoginAttempt) {
+      const url = new URL(as.authorization_endpoint!);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("client_id", options.clientId);
+      url.searchParams.set("redirect_uri", attempt.redirectUri);
+      url.searchParams.set("scope", SCOPE);
+      url.searchParams.set("state", attempt.state);
+      url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(attempt.codeVerifier));
+      url.searchParams.set("code_challenge_method", "S256");
+      url.searchParams.set("allow_signup", "true");
+      return url;
+    },
+    async complete(callbackUrl: URL, attempt: LoginAttempt) {
+      try {
+        const params = oauth.validateAuthResponse(as, client, callbackUrl, attempt.state);
+        const response = await oauth.authorizationCodeGrantRequest(
+          as,
+          client,
+          clientAuth,
+          params,
+          attempt.redirectUri,
+          attempt.codeVerifier,
+          http,
+        );
+        const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
+        return await profileOf(tokens.access_token);
+      } catch (err) {
+        throw toProviderError(err, "github", log);
+      }
+    },
+  };
+}

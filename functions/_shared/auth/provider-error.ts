@@ -1,0 +1,27 @@
+/**
+ * Turns whatever a provider exchange threw into a KeygateError: the user
+ * declining becomes `access_denied`; every other provider-side failure (an
+ * error response, an outage, a response that fails validation such as a wrong
+ * `iss`, `aud`, `nonce`, expiry or signature) becomes `provider_error` (502:
+ * the upstream answer could not be used). Details are logged without secrets.
+ */
+import * as oauth from "oauth4webapi";
+import { KeygateError } from "../errors.ts";
+import { type Logger, logError } from "../http.ts";
+
+export function toProviderError(err: unknown, provider: string, log: Logger = logError): KeygateError {
+  if (err instanceof KeygateError) return err;
+  if (err instanceof oauth.AuthorizationResponseError) {
+    if (err.error === "access_denied") {
+      return new KeygateError("access_denied", "Sign-in was cancelled or refused at the provider.");
+    }
+    log("provider refused the authorization", { provider, error: err.error });
+    return new KeygateError("provider_error", "The sign-in provider returned an error.");
+  }
+  const fields: Record<string, unknown> = { provider, name: err instanceof Error ? err.name : typeof err };
+  if (err instanceof oauth.ResponseBodyError) fields.error = err.error;
+  if (err instanceof oauth.OperationProcessingError) fields.reason = err.code;
+  if (err instanceof Error && !(err instanceof oauth.ResponseBodyError)) fields.message = err.message;
+  log("provider exchange failed", fields);
+  return new KeygateError("provider_error", "The sign-in provider's answer could not be used.");
+}

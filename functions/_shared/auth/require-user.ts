@@ -1,0 +1,103 @@
+/**
+ * The signed-in user behind a request, for every route that takes a session:
+ * `Authorization: Bearer <Supabase access token>` (when SUPABASE_JWKS or
+ * SUPABASE_JWKS_URL is set), else the session cookie. Throws 401
+ * `unauthorized` when neither yields an active user. `via: "session"` tells
+ * the caller that CSRF (Origin) checks apply.
+ *
+ * A Supabase user is linked as identity (`supabase`, sub). To keep requests
+ * read-only in steady state, the user is looked up first and upserted only
+ * when missing or when their last sign-in is over an hour old (which also
+ * refreshes name and image from the token).
+ */
+import type { Config } from "../config.ts";
+import type { Db } from "../db.ts";
+import { KeygateError } from "../errors.ts";
+import { cookieSettings } from "./cookie-settings.ts";
+import { readCookies } from "./cookies.ts";
+import { createSessionStore } from "./sessions.ts";
+import { createSupabaseTokenVerifier } from "./supabase-token.ts";
+
+export interface AuthenticatedUser {
+  id: string;
+  email: string;
+  name: string | null;
+  image_url: string | null;
+  role: string;
+  via: "session" | "bearer";
+}
+
+export const SUPABASE_REFRESH_SECONDS = 60 * 60;
+
+interface UserRow {
+  id: string | null;
+  email: string;
+  name: string | null;
+  image_url: string | null;
+  role: string;
+  is_active: boolean;
+  last_login_at: Date | null;
+}
+
+function bearerToken(req: Request): string | null {
+  const match = /^Bearer +([A-Za-z0-9\-_.~+/]+=*) *$/i.exec(req.headers.get("authorization") ?? "");
+  return match ? match[1] : null;
+}
+
+function unauthorized(): KeygateError {
+  return new KeygateError("unauthorized", "Sign in first.", { headers: { "www-authenticate": 'Bearer realm="keygate"' } });
+}
+
+export function createUserResolver(deps: {
+  config: Config;
+  db: Db;
+  fetchImpl?: typeof fetch;
+  now?: () => number;
+}): (req: Request) => Promise<AuthenticatedUser> {
+  const { config, db } = deps;
+  const now = deps.now ?? Date.now;
+  const sessions = createSessionStore(db);
+  const verifySupabase = createSupabaseTokenVerifier(config, { fetchImpl: deps.fetchImpl, now });
+  const sessionCookie = cookieSettings(config).session.name;
+
+  async function fromBearer(token: string): Promise<AuthenticatedUser | null> {
+    const identity = await verifySupabase?.(token);
+    if (!identity) return null;
+    const [found] = await db.query<UserRow>(
+      "select * from keygate.find_user_by_identity('supabase', $1)",
+      [identity.subject],
+      "keygate_find_supabase_user",
+    );
+    let user: UserRow | undefined = found?.id ? found : undefined;
+    if (user && !user.is_active) return null;
+    const vouched = identity.email !== null && identity.emailVerified;
+    if (!user && !vouched) {
+      throw new KeygateError("email_unverified", "Supabase Auth has not confirmed this account's email address.");
+    }
+    const stale = !user?.last_login_at || now() - user.last_login_at.getTime() > SUPABASE_REFRESH_SECONDS * 1000;
+    if (!user || (stale && vouched)) {
+      try {
+        [user] = await db.query<UserRow>(
+          "select * from keygate.upsert_user_from_identity('supabase', $1, $2, $3, $4, $5)",
+          [identity.subject, identity.email, identity.emailVerified, identity.name, identity.imageUrl],
+        );
+      } catch (err) {
+        if (err instanceof KeygateError && err.code === "user_inactive") return null;
+        throw err;
+      }
+    }
+    if (!user) return null;
+    return { id: user.id!, email: user.email, name: user.name, image_url: user.image_url, role: user.role, via: "bearer" };
+  }
+
+  return async (req) => {
+    const bearer = bearerToken(req);
+    if (bearer) {
+      const user = await fromBearer(bearer);
+      if (user) return user;
+    }
+    const session = await sessions.resolve(readCookies(req).get(sessionCookie));
+    if (session) return { ...session, via: "session" };
+    throw unauthorized();
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Stateful dashboard sessions (public.sessions). The cookie carries an opaque
+ * random token (base64url of 32 bytes); the database keeps only its SHA-256.
+ * Sessions slide (12 hours since last use) up to an absolute 7 days; logout
+ * deletes the row, and `get_session` returns nothing for an inactive user,
+ * so both take effect on the very next request.
+ */
+import type { Db } from "../db.ts";
+
+export const SESSION_TTL_SECONDS = 12 * 60 * 60;
+export const SESSION_MAX_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
+
+export interface SessionUser {
+  id: string;
+  email: string;
+  name: string | null;
+  image_url: string | null;
+  role: string;
+}
+
+export interface SessionStore {
+  /** A fresh random token and the hash the database keeps of it. */
+  newToken(): Promise<{ token: string; tokenHash: Uint8Array }>;
+  resolve(token: string | undefined): Promise<SessionUser | null>;
+  end(token: string | undefined): Promise<void>;
+}
+
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export async function hashSessionToken(token: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+}
+
+export function createSessionStore(db: Db): SessionStore {
+  return {
+    async newToken() {
+      const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
+      return { token, tokenHash: await hashSessionToken(token) };
+    },
+    async resolve(token) {
+      // A token of the wrong shape cannot exist: refuse it without a query.
+      if (!token || !TOKEN_SHAPE.test(token)) return null;
+      const rows = await db.query<SessionUser & { user_id: string }>(
+        "select user_id, email, name, image_url, role from keygate.get_session($1, $2, $3)",
+        [await hashSessionToken(token), SESSION_TTL_SECONDS, SESSION_MAX_LIFETIME_SECONDS],
+        "keygate_get_session",
+      );
+      const row = rows[0];
+      return row ? { id: row.user_id, email: row.email, name: row.name, image_url: row.image_url, role: row.role } : null;
+    },
+    async end(token) {
+      if (!token || !TOKEN_SHAPE.test(token)) return;
+      await db.query("select keygate.end_session($1)", [await hashSessionToken(token)], "keygate_end_session");
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * The `auth` edge function: OAuth/OpenID sign-in, dashboard sessions and the
+ * signed-in user (DESIGN.md section 5). Wiring only; the logic lives in
+ * functions/_shared/auth/handler.ts.
+ */
+import { loadConfig } from "../_shared/config.ts";
+import { createDb } from "../_shared/db.ts";
+import { createAuthHandler } from "../_shared/auth/handler.ts";
+
+const config = loadConfig(Deno.env.toObject());
+if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL) for the auth function");
+const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
+
+export default { fetch: createAuthHandler({ config, db }) };

@@ -1,0 +1,68 @@
+/**
+ * Cookie flags follow PUBLIC_URL: on https both cookies are Secure and
+ * prefixed (`__Host-kg_session`, `__Secure-kg_login`); SESSION_SECRET is
+ * required in production.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../functions/_shared/config.ts";
+import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
+import type { OAuthProvider } from "../../functions/_shared/auth/oauth-provider.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { CookieClient } from "../helpers/cookie-client.ts";
+
+const PUBLIC_URL = "https://keygate.example.com";
+const AUTH = "https://keygate.example.com/functions/v1/auth";
+let database: TestDatabase;
+let handler: (req: Request) => Promise<Response>;
+
+/** A provider that vouches for one fixed identity once its state checks out. */
+const provider: OAuthProvider = {
+  id: "oidc",
+  name: "Stub",
+  authorizationUrl: async (attempt) => new URL(`https://idp.example/authorize?state=${attempt.state}`),
+  complete: async () => ({ subject: "stub-1", email: "stub@example.test", emailVerified: true, name: null, imageUrl: null }),
+};
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const config = loadConfig({ PUBLIC_URL, SESSION_SECRET: "production-secret", DATABASE_URL: database.url });
+  expect(config.production).toBe(true);
+  handler = createAuthHandler({ config, db: database.db, providers: new Map([["oidc", provider]]), log: () => {} });
+});
+
+afterAll(async () => {
+  await database?.drop();
+});
+
+describe("on an https PUBLIC_URL", () => {
+  it("sets Secure, prefixed cookies scoped as narrowly as they can be", async () => {
+    const browser = new CookieClient({ "https://keygate.example.com": handler });
+    const login = await browser.fetch(`${AUTH}/login/oidc`);
+    expect(login.headers.getSetCookie()).toEqual([
+      expect.stringMatching(/^__Secure-kg_login=[^;]+; Path=\/functions\/v1\/auth; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/),
+    ]);
+    const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
+    const done = await browser.fetch(`${AUTH}/callback/oidc?code=c&state=${state}`);
+    expect(done.status).toBe(302);
+    expect(done.headers.get("location")).toBe("https://keygate.example.com/");
+    expect(done.headers.getSetCookie()).toEqual([
+      "__Secure-kg_login=; Path=/functions/v1/auth; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax",
+      expect.stringMatching(/^__Host-kg_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax$/),
+    ]);
+    expect((await browser.fetch(`${AUTH}/session`)).status).toBe(200);
+  });
+
+  it("sends failures to PUBLIC_URL's dashboard", async () => {
+    const browser = new CookieClient({ "https://keygate.example.com": handler });
+    await browser.fetch(`${AUTH}/login/oidc`);
+    const res = await browser.fetch(`${AUTH}/callback/oidc?code=c&state=wrong-state-value`);
+    expect(res.headers.get("location")).toBe(`${PUBLIC_URL}/?error=state_mismatch`);
+  });
+});
+
+describe("SESSION_SECRET", () => {
+  it("is required in production", () => {
+    const config = loadConfig({ PUBLIC_URL });
+    expect(() => createAuthHandler({ config, db: database.db, providers: new Map() })).toThrow(/SESSION_SECRET/);
+  });
+});

@@ -1,0 +1,2 @@
+// oidc-provider ships no types; the tests use it through tests/helpers/oidc.ts only.
+declare module "oidc-provider";

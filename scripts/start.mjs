@@ -126,6 +126,14 @@ async function main() {
     return fail(`port ${port} on ${host} is already in use. Stop what uses it, or run with PORT=<another port>.`);
   }
 
+  const providers = [];
+  if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
+  if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
+  if (env.OIDC_ISSUER) providers.push(`${env.OIDC_NAME ?? "OpenID"} (${env.OIDC_ISSUER})`);
+  if (providers.length === 0 && !isLoopback(publicUrl)) {
+    return fail(`no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`);
+  }
+
   const external = env.DATABASE_URL || env.SUPABASE_DB_URL;
   const databaseUrl = external || (await startEmbedded());
   console.log(`Migrating the database (${describeDatabase(databaseUrl, !external)})...`);
@@ -150,15 +158,8 @@ async function main() {
     serverEnv.SESSION_SECRET = await devSessionSecret();
   }
 
-  const providers = [];
-  if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
-  if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
-  if (env.OIDC_ISSUER) providers.push(`${env.OIDC_NAME ?? "OpenID"} (${env.OIDC_ISSUER})`);
   let devProvider;
   if (providers.length === 0) {
-    if (!isLoopback(publicUrl)) {
-      return fail(`no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`);
-    }
     const { startDevProvider } = await import("./dev-oidc.mjs");
     devProvider = await startDevProvider({ host, port: 0, publicUrl });
     cleanups.push(() => devProvider.stop());

@@ -1,0 +1,108 @@
+/**
+ * `npm start` as a newcomer runs it: nothing configured, a fresh data folder,
+ * the embedded PGlite, the real CLI migrations and the real Deno server.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, projectRoot } from "../helpers/server.ts";
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function runStart(env: Record<string, string>): Started {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) =>
+      !/^(DATABASE_URL|SUPABASE_DB_URL|OIDC_|OAUTH_|SESSION_SECRET|PUBLIC_URL|PORT)/.test(k)
+    ),
+  );
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+    cwd: projectRoot,
+    env: { ...clean, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(started: Started, text: string, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!started.output().includes(text)) {
+    if (started.child.exitCode !== null) throw new Error(`npm start exited early:\n${started.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for "${text}":\n${started.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("npm start on a fresh machine", () => {
+  let dataDir: string;
+  let port: number;
+  let started: Started;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), "keygate-start-"));
+    port = await freePort();
+    started = runStart({ KEYGATE_DATA_DIR: dataDir, PORT: String(port) });
+    await waitFor(started, "Dashboard:");
+  });
+  afterAll(async () => {
+    if (started?.child.exitCode === null) {
+      started.child.kill("SIGTERM");
+      await started.exited;
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves a healthy server on the embedded database and says what it runs", async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/functions/v1/health`);
+    expect(res.status).toBe(200);
+    const out = started.output();
+    expect(out).toContain(`Dashboard: http://127.0.0.1:${port}/`);
+    expect(out).toContain("embedded PGlite");
+    expect(out).toMatch(/DEVELOPMENT SIGN-IN IS ON/);
+    expect(out).toContain("Ctrl+C");
+  });
+
+  it("serves the dashboard page at /", async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+  });
+
+  it("refuses to start on a port that is in use, and says so", async () => {
+    const second = runStart({ KEYGATE_DATA_DIR: dataDir, PORT: String(port) });
+    expect(await second.exited).not.toBe(0);
+    expect(second.output()).toMatch(/port \d+ .*already in use/);
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    started.child.kill("SIGTERM");
+    await started.exited;
+    await expect(fetch(`http://127.0.0.1:${port}/functions/v1/health`)).rejects.toThrow();
+  });
+});
+
+describe("npm start without a provider on a public URL", () => {
+  it("refuses to run the development provider and exits non-zero", async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "keygate-start-"));
+    try {
+      const started = runStart({
+        KEYGATE_DATA_DIR: dataDir,
+        PORT: String(await freePort()),
+        PUBLIC_URL: "https://keygate.example.com",
+      });
+      expect(await started.exited).not.toBe(0);
+      expect(started.output()).toMatch(/development provider only runs on loopback/);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

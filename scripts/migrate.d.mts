@@ -1,4 +1,5 @@
 // Types for scripts/migrate.mjs, imported by the tests and the bench.
-export function migrate(databaseUrl: string, options?: { quiet?: boolean; workdir?: string }): Promise<void>;
+/** Resolves to what the Supabase CLI printed. */
+export function migrate(databaseUrl: string, options?: { quiet?: boolean; workdir?: string }): Promise<string>;
 export function cliUrl(databaseUrl: string): string;
 export function isSupabaseProject(client: { query(sql: string): Promise<{ rows: Array<{ yes: boolean }> }> }): Promise<boolean>;

@@ -45,7 +45,11 @@ function run(cmd, args, { quiet }) {
   });
 }
 
-export async function migrate(databaseUrl, { quiet = false } = {}) {
+/**
+ * Applies the shim (where needed) and the migrations in `<workdir>/supabase`
+ * (default: this repository). Resolves to what the CLI printed.
+ */
+export async function migrate(databaseUrl, { quiet = false, workdir = root } = {}) {
   const log = quiet ? () => {} : (m) => console.log(m);
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
@@ -61,7 +65,7 @@ export async function migrate(databaseUrl, { quiet = false } = {}) {
   }
   // Each migration runs in its own transaction: a failing one is rolled back
   // whole and reported, and the ones before it stay recorded.
-  await run(supabaseBin, ["db", "push", `--remote=${cliUrl(databaseUrl)}`, "--yes", "--workdir", root], { quiet });
+  return await run(supabaseBin, ["db", "push", `--remote=${cliUrl(databaseUrl)}`, "--yes", "--workdir", workdir], { quiet });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -44,6 +44,12 @@ export function mapDbError(err: unknown): unknown {
     const headers: Record<string, string> = mapped[0] === "rate_limited" ? { "retry-after": "60" } : {};
     return new KeygateError(mapped[0], mapped[1], { headers });
   }
+  // Input the SQL refused (bad value, check constraint, duplicate): the
+  // caller's fault, never a 500. Handlers validate first; this is the net.
+  if (e.code === "23505") return new KeygateError("conflict", "That already exists.");
+  if (e.code && /^2[23]/.test(e.code)) {
+    return new KeygateError("validation_failed", "A value in the request is not acceptable.");
+  }
   if (isUnavailable(e)) {
     return new KeygateError("service_unavailable", "The service is temporarily unavailable. Try again shortly.", {
       headers: { "retry-after": "1" },

@@ -1,0 +1,265 @@
+/**
+ * The Row Level Security and privilege matrix, written once and run against
+ * every database Keygate supports (real Postgres, PGlite over pglite-socket):
+ * (anon, authenticated owner, authenticated other user, service_role) x
+ * (select, insert, update, delete) x every table, the column privilege on
+ * `api_keys.key_hash`, and which functions clients may execute.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClientRole, Outcome, SqlRunner } from "../helpers/rls.ts";
+
+const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions"] as const;
+type Table = (typeof TABLES)[number];
+type Operation = "select" | "insert" | "update" | "delete";
+
+/** Every statement yields the owning user's id as `owner`; writes target $1. */
+const statements: Record<Table, Record<Operation, string>> = {
+  users: {
+    select: "select id as owner from public.users",
+    insert: "insert into public.users (email) values ('new-' || $1 || '@example.test') returning id as owner",
+    update: "update public.users set name = 'changed' where id = $1 returning id as owner",
+    delete: "delete from public.users where id = $1 returning id as owner",
+  },
+  user_identities: {
+    select: "select user_id as owner from public.user_identities",
+    insert: "insert into public.user_identities (provider, subject, user_id) values ('test', 'new-subject', $1) returning user_id as owner",
+    update: "update public.user_identities set email = 'changed@example.test' where user_id = $1 returning user_id as owner",
+    delete: "delete from public.user_identities where user_id = $1 returning user_id as owner",
+  },
+  api_keys: {
+    // Every column a client may see, but not key_hash.
+    select: "select user_id as owner, id, name, start, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by from public.api_keys",
+    insert: "insert into public.api_keys (user_id, name, start, key_hash) values ($1, 'new', 'kg_newkey', decode(repeat('ee', 32), 'hex')) returning user_id as owner",
+    update: "update public.api_keys set revoked_at = null, name = 'changed' where user_id = $1 returning user_id as owner",
+    delete: "delete from public.api_keys where user_id = $1 returning user_id as owner",
+  },
+  jobs: {
+    select: "select user_id as owner from public.jobs",
+    insert: "insert into public.jobs (user_id, type) values ($1, 'forged') returning user_id as owner",
+    update: "update public.jobs set status = 'succeeded' where user_id = $1 returning user_id as owner",
+    delete: "delete from public.jobs where user_id = $1 returning user_id as owner",
+  },
+  sessions: {
+    select: "select user_id as owner from public.sessions",
+    insert: "insert into public.sessions (user_id, token_hash, expires_at) values ($1, decode(repeat('ef', 32), 'hex'), now() + interval '1 day') returning user_id as owner",
+    update: "update public.sessions set expires_at = now() + interval '10 years' where user_id = $1 returning user_id as owner",
+    delete: "delete from public.sessions where user_id = $1 returning user_id as owner",
+  },
+};
+
+const OWN_ROWS_READABLE: Table[] = ["users", "user_identities", "api_keys", "jobs"];
+
+interface Fixture {
+  owner: string;
+  other: string;
+  /** A user linked to a Supabase Auth subject that differs from their id. */
+  linked: string;
+  linkedSubject: string;
+}
+
+async function arrange(runner: SqlRunner): Promise<Fixture> {
+  const linkedSubject = randomUUID();
+  const ids: string[] = [];
+  for (const name of ["owner", "other", "linked"]) {
+    const [user] = await runner.admin<{ id: string }>(
+      "insert into public.users (email, name) values ($1, $2) returning id",
+      [`${name}-${randomUUID().slice(0, 8)}@example.test`, name],
+    );
+    const id = user.id;
+    ids.push(id);
+    await runner.admin(
+      "insert into public.user_identities (provider, subject, user_id, email) values ($1, $2, $3, 'x@example.test')",
+      name === "linked" ? ["supabase", linkedSubject, id] : ["github", `gh-${name}`, id],
+    );
+    await runner.admin(
+      "insert into public.api_keys (user_id, name, start, key_hash, scopes) values ($1, $2, 'kg_abcdefg', sha256(convert_to(gen_random_uuid()::text, 'utf8')), '{jobs:read}')",
+      [id, `${name} key`],
+    );
+    await runner.admin("insert into public.jobs (user_id, type) values ($1, 'report')", [id]);
+    await runner.admin(
+      "insert into public.sessions (user_id, token_hash, expires_at) values ($1, sha256(convert_to(gen_random_uuid()::text, 'utf8')), now() + interval '1 day')",
+      [id],
+    );
+  }
+  return { owner: ids[0], other: ids[1], linked: ids[2], linkedSubject };
+}
+
+function claimsFor(role: ClientRole, sub?: string): Record<string, unknown> {
+  return sub ? { sub, role } : { role };
+}
+
+function owners(outcome: Outcome): string[] {
+  if (!outcome.ok) throw new Error(`expected rows, got ${outcome.code}: ${outcome.message}`);
+  return [...new Set(outcome.rows.map((r) => String(r.owner)))].sort();
+}
+
+function expectDenied(outcome: Outcome) {
+  expect(outcome, JSON.stringify(outcome)).toMatchObject({ ok: false, code: "42501" });
+}
+
+/** Defines the matrix as a describe block; `connect` opens a runner on a migrated database. */
+export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: SqlRunner; close(): Promise<void> }>) {
+  describe(`RLS and privileges on ${label}`, () => {
+    let runner: SqlRunner;
+    let close: () => Promise<void>;
+    let f: Fixture;
+
+    beforeAll(async () => {
+      ({ runner, close } = await connect());
+      f = await arrange(runner);
+    });
+    afterAll(async () => {
+      await close?.();
+    });
+
+    describe.each(TABLES)("table %s", (table) => {
+      const s = statements[table];
+
+      it.each(["select", "insert", "update", "delete"] as const)("anon cannot %s", async (op) => {
+        expectDenied(await runner.as("anon", claimsFor("anon"), s[op], op === "select" ? [] : [f.owner]));
+      });
+
+      it.each(["insert", "update", "delete"] as const)("an authenticated user cannot %s, not even their own rows", async (op) => {
+        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), s[op], [f.owner]));
+        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.other), s[op], [f.owner]));
+      });
+
+      if (OWN_ROWS_READABLE.includes(table)) {
+        it("an authenticated user selects only their own rows", async () => {
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated", f.owner), s.select))).toEqual([f.owner]);
+        });
+        it("another authenticated user sees none of the owner's rows", async () => {
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated", f.other), s.select))).toEqual([f.other]);
+        });
+        it("a Supabase Auth subject linked by identity sees that user's rows", async () => {
+          const claims = claimsFor("authenticated", f.linkedSubject);
+          expect(owners(await runner.as("authenticated", claims, s.select))).toEqual([f.linked]);
+        });
+        it("an authenticated token for no known user, or without a subject, sees nothing", async () => {
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated", randomUUID()), s.select))).toEqual([]);
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated"), s.select))).toEqual([]);
+        });
+      } else {
+        it("an authenticated user cannot select at all", async () => {
+          expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), s.select));
+        });
+      }
+
+      it("service_role selects every row", async () => {
+        const seen = owners(await runner.as("service_role", claimsFor("service_role"), s.select));
+        expect(seen).toEqual(expect.arrayContaining([f.owner, f.other, f.linked]));
+        const all = await runner.admin<{ owner: string }>(s.select);
+        expect(seen).toEqual([...new Set(all.map((r) => String(r.owner)))].sort());
+      });
+
+      it("service_role can insert", async () => {
+        const outcome = await runner.as("service_role", claimsFor("service_role"), s.insert, [f.owner]);
+        expect(outcome, JSON.stringify(outcome)).toMatchObject({ ok: true, rowCount: 1 });
+      });
+
+      it.each(["update", "delete"] as const)("service_role can %s any row", async (op) => {
+        const outcome = await runner.as("service_role", claimsFor("service_role"), s[op], [f.owner]);
+        expect(owners(outcome)).toEqual([f.owner]);
+      });
+    });
+
+    describe("api_keys.key_hash", () => {
+      it("is not selectable by an authenticated user, even on their own key", async () => {
+        const claims = claimsFor("authenticated", f.owner);
+        expectDenied(await runner.as("authenticated", claims, "select key_hash from public.api_keys where user_id = $1", [f.owner]));
+        expectDenied(await runner.as("authenticated", claims, "select * from public.api_keys"));
+      });
+      it("is not selectable by anon", async () => {
+        expectDenied(await runner.as("anon", claimsFor("anon"), "select key_hash from public.api_keys"));
+      });
+      it("is readable by service_role", async () => {
+        const outcome = await runner.as("service_role", claimsFor("service_role"), "select key_hash from public.api_keys where user_id = $1", [f.owner]);
+        expect(outcome).toMatchObject({ ok: true, rowCount: 1 });
+      });
+      it("holds a column privilege for no client role", async () => {
+        const rows = await runner.admin<{ role: string; can: boolean }>(
+          `select r as role, has_column_privilege(r, 'public.api_keys', 'key_hash', p) as can
+             from unnest(array['anon', 'authenticated']) r, unnest(array['select', 'insert', 'update', 'references']) p`,
+        );
+        expect(rows.filter((r) => r.can)).toEqual([]);
+        expect(rows).toHaveLength(8);
+      });
+    });
+
+    describe("functions", () => {
+      it("none in keygate or public is executable by anon or authenticated, but keygate.current_user_id() for authenticated", async () => {
+        const rows = await runner.admin<{ fn: string; role: string }>(
+          `select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' as fn, r as role
+             from pg_proc p
+             join pg_namespace n on n.oid = p.pronamespace
+             cross join unnest(array['anon', 'authenticated']) r
+            where n.nspname in ('keygate', 'public')
+              and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+              and has_function_privilege(r, p.oid, 'execute')
+            order by 1, 2`,
+        );
+        expect(rows).toEqual([{ fn: "keygate.current_user_id()", role: "authenticated" }]);
+      });
+
+      it("every write function exists and is executable by service_role", async () => {
+        const rows = await runner.admin<{ proname: string; can: boolean }>(
+          `select p.proname, has_function_privilege('service_role', p.oid, 'execute') as can
+             from pg_proc p where p.pronamespace = 'keygate'::regnamespace and p.proname <> 'touch_updated_at'
+            order by 1`,
+        );
+        expect(rows.map((r) => r.proname)).toEqual([
+          "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "find_user_by_identity",
+          "get_job", "get_session", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
+          "touch_api_key", "upsert_user_from_identity", "verify_api_key",
+        ]);
+        expect(rows.filter((r) => !r.can)).toEqual([]);
+      });
+
+      it("refuses a write function to clients when they call it", async () => {
+        const call = "select keygate.set_user_active($1, false)";
+        expectDenied(await runner.as("anon", claimsFor("anon"), call, [f.owner]));
+        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), call, [f.owner]));
+        expect(await runner.as("service_role", claimsFor("service_role"), call, [f.owner])).toMatchObject({ ok: true });
+      });
+
+      it("keygate.current_user_id() names the caller to an authenticated user", async () => {
+        const outcome = await runner.as("authenticated", claimsFor("authenticated", f.owner), "select keygate.current_user_id() as owner");
+        expect(owners(outcome)).toEqual([f.owner]);
+      });
+    });
+
+    describe("tables and policies", () => {
+      it("has row level security enabled on every table in public", async () => {
+        const rows = await runner.admin<{ relname: string; relrowsecurity: boolean }>(
+          `select relname, relrowsecurity from pg_class
+            where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') order by relname`,
+        );
+        expect(rows.map((r) => r.relname)).toEqual([...TABLES].sort());
+        expect(rows.filter((r) => !r.relrowsecurity)).toEqual([]);
+      });
+
+      it("has the service role insert and update policies on users", async () => {
+        const rows = await runner.admin<{ policyname: string; cmd: string; roles: string }>(
+          `select policyname, cmd, roles::text from pg_policies
+            where schemaname = 'public' and tablename = 'users' and policyname like 'Enable %' order by policyname`,
+        );
+        expect(rows).toEqual([
+          { policyname: "Enable insert for service role", cmd: "INSERT", roles: "{service_role}" },
+          { policyname: "Enable update for service role", cmd: "UPDATE", roles: "{service_role}" },
+        ]);
+      });
+
+      it("grants anon and authenticated no write privilege on any table", async () => {
+        const rows = await runner.admin<{ grant: string }>(
+          `select r || ' ' || p || ' ' || t as grant
+             from unnest(array['anon', 'authenticated']) r,
+                  unnest(array['insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p,
+                  unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions']) t
+            where has_table_privilege(r, t, p) or (p in ('insert', 'update', 'references') and has_any_column_privilege(r, t, p))`,
+        );
+        expect(rows).toEqual([]);
+      });
+    });
+  });
+}

@@ -241,7 +241,7 @@ describe("keygate.rotate_api_key", () => {
     const user = await createUser(database.admin);
     const key = await createKey(user.id);
     for (const grace of [-1, 86401]) {
-      expect(await rotate(user.id, key.id, grace).then(() => null, (e) => e)).toMatchObject({ code: "22023" });
+      expect(await rotate(user.id, key.id, grace).then(() => null, (e) => e)).toMatchObject({ code: "validation_failed", status: 400 });
     }
   });
 

@@ -53,8 +53,8 @@ describe("keygate.create_job", () => {
 
   it("refuses a malformed type or a payload that is not an object", async () => {
     const user = await createUser(database.admin);
-    expect(await createJob(user.id, null, "bad type!").then(() => null, (e) => e)).toMatchObject({ code: "23514" });
-    expect(await createJob(user.id, null, "report", JSON.stringify([1, 2])).then(() => null, (e) => e)).toMatchObject({ code: "23514" });
+    expect(await createJob(user.id, null, "bad type!").then(() => null, (e) => e)).toMatchObject({ code: "validation_failed", status: 400 });
+    expect(await createJob(user.id, null, "report", JSON.stringify([1, 2])).then(() => null, (e) => e)).toMatchObject({ code: "validation_failed", status: 400 });
   });
 
   it("keeps updated_at current when a job changes", async () => {

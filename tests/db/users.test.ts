@@ -157,10 +157,10 @@ describe("keygate.upsert_user_from_identity", () => {
     expect(again.email).toBe(email);
   });
 
-  it("rejects a missing subject or a malformed email as invalid input", async () => {
+  it("rejects a missing subject or a malformed email as invalid input (400, not 500)", async () => {
     for (const [subject, email] of [["", uniqueEmail()], [`gh-${randomUUID()}`, "not an email"]]) {
       const err = await upsert("github", subject, email, true).then(() => null, (e) => e);
-      expect(err).toMatchObject({ code: "22023" });
+      expect(err).toMatchObject({ code: "validation_failed", status: 400 });
     }
   });
 

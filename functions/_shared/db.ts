@@ -22,7 +22,6 @@ const sqlStateCodes: Record<string, [ErrorCode, string]> = {
   KG002: ["email_unverified", "The provider did not confirm this email address."],
   KG003: ["key_limit_reached", "You have reached the limit of active API keys. Revoke one first."],
   KG004: ["not_found", "Nothing here."],
-  KG005: ["email_conflict", "Another account already uses this email address."],
   KG006: ["rate_limited", "Too many requests. Wait a minute and try again."],
 };
 

@@ -26,7 +26,6 @@ export type ErrorCode =
   | "provider_error"
   | "access_denied"
   | "email_unverified"
-  | "email_conflict"
   | "user_inactive"
   | "service_unavailable"
   | "internal_error";
@@ -54,7 +53,6 @@ const defaultStatus: Record<ErrorCode, number> = {
   provider_error: 502,
   access_denied: 403,
   email_unverified: 403,
-  email_conflict: 409,
   user_inactive: 403,
   service_unavailable: 503,
   internal_error: 500,

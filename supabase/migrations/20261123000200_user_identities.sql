@@ -46,8 +46,8 @@ create policy "Users can read their own identities" on public.user_identities
 
 -- Signs a user in from a provider's verified profile. Returns the user row.
 -- Raises KG002 when the email is not verified, KG001 when the user is
--- inactive, KG005 when the address belongs to another account that cannot be
--- linked. Any raise rolls back every write of the call.
+-- inactive. A known identity whose provider now reports an address another
+-- account holds keeps its old address. Any raise rolls back every write.
 create function keygate.upsert_user_from_identity(
   p_provider text,
   p_subject text,

@@ -68,7 +68,7 @@ export function createUserResolver(deps: {
       [identity.subject],
       "keygate_find_supabase_user",
     );
-    let user: UserRow | undefined = found?.id ? found : undefined;
+    let user: UserRow | undefined = found;
     if (user && !user.is_active) return null;
     const vouched = identity.email !== null && identity.emailVerified;
     if (!user && !vouched) {

@@ -9,7 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import Provider, { interactionPolicy } from "oidc-provider";
 import { exportJWK, generateKeyPair } from "jose";
 import { PRESET_IDENTITIES, escapeHtml, renderLoginPage } from "./dev-oidc/login-page.mjs";
-import { avatarSvg } from "./dev-oidc/avatar.mjs";
+import { avatarDataUrl } from "./dev-oidc/avatar.mjs";
+import { createMemoryAdapter } from "./dev-oidc/memory-adapter.mjs";
 
 export const DEV_CLIENT_ID = "keygate-dev";
 const SCOPE = "openid email profile";
@@ -78,6 +79,7 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
   ));
 
   const provider = new Provider(issuer, {
+    adapter: createMemoryAdapter(),
     clients: [{
       client_id: DEV_CLIENT_ID,
       client_secret: clientSecret,
@@ -101,7 +103,7 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
       if (!profile) return undefined;
       return {
         accountId: id,
-        claims: () => ({ sub: id, email: profile.email, email_verified: true, name: profile.name, picture: `${issuer}/avatar/${id}.svg` }),
+        claims: () => ({ sub: id, email: profile.email, email_verified: true, name: profile.name, picture: avatarDataUrl(id, profile.name) }),
       };
     },
     interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -137,19 +139,13 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
   };
 }
 
-/** The routes oidc-provider leaves to us: the sign-in page and the avatars. */
+/** The routes oidc-provider leaves to us: the sign-in page and its form. */
 function createInteractionRoutes({ provider, accounts, base }) {
   return async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const avatar = /^\/avatar\/([A-Za-z0-9_-]+)\.svg$/.exec(url.pathname);
-    if (avatar && req.method === "GET") {
-      const profile = accounts.get(avatar[1]);
-      if (!profile) {
-        sendHtml(res, 404, messagePage("Not found", "No such avatar.", base));
-        return true;
-      }
-      res.writeHead(200, { "content-type": "image/svg+xml", "cache-control": "no-cache", "x-content-type-options": "nosniff" });
-      res.end(avatarSvg(avatar[1], profile.name));
+    if (url.pathname === "/favicon.ico") {
+      res.writeHead(204);
+      res.end();
       return true;
     }
     const match = /^\/interaction\/([A-Za-z0-9_-]+)(\/login)?$/.exec(url.pathname);

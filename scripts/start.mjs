@@ -150,7 +150,8 @@ async function main() {
     DATABASE_URL: databaseUrl,
     PORT: String(port),
     PUBLIC_URL: publicUrl,
-    DB_POOL_MAX: env.DB_POOL_MAX ?? (external ? "10" : "4"),
+    // PGlite serves one session: all functions share one connection to it.
+    DB_POOL_MAX: external ? (env.DB_POOL_MAX ?? "10") : "1",
     NO_COLOR: "1",
   };
   if (!env.SESSION_SECRET) {
@@ -178,10 +179,12 @@ async function main() {
     { cwd: root, env: serverEnv, stdio: ["ignore", "pipe", "inherit"] },
   );
   cleanups.push(async () => {
-    if (deno.exitCode !== null) return;
+    if (deno.exitCode !== null || deno.signalCode !== null) return;
     const exited = new Promise((r) => deno.once("exit", r));
     deno.kill("SIGTERM");
+    const timer = setTimeout(() => deno.kill("SIGKILL"), 5000);
     await exited;
+    clearTimeout(timer);
   });
   deno.on("exit", (code) => {
     if (code !== 0 && code !== null) fail(`the Deno server stopped (exit ${code}).`);

@@ -58,10 +58,26 @@ export function mapDbError(err: unknown): unknown {
   return err;
 }
 
+const pools = new Map<string, Db>();
+
+/**
+ * The isolate's database handle for `url`. Every function imported into one
+ * isolate shares one pool per URL and size: on Supabase each function is its
+ * own isolate anyway, and locally (scripts/serve.ts runs every function in one
+ * isolate) it keeps the connection count bounded. With `max: 1` all statements
+ * use a single connection, which the embedded PGlite needs: its socket server
+ * multiplexes every connection onto one session, where named prepared
+ * statements of different connections would collide.
+ */
 export function createDb(url: string, options: { max?: number } = {}): Db {
+  const max = options.max ?? 10;
+  const key = `${max}|${url}`;
+  const existing = pools.get(key);
+  if (existing) return existing;
+
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 10,
+    max,
     connectionTimeoutMillis: 3000,
     // A database that accepts connections but stops answering is an outage too.
     query_timeout: 10_000,
@@ -69,7 +85,8 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   });
   // An idle client losing its connection must not crash the isolate; the pool drops it.
   pool.on("error", (err: Error & { code?: string }) => logError("database connection lost", { code: err.code }));
-  return {
+  let ended: Promise<void> | undefined;
+  const db: Db = {
     async query<R>(text: string, values: unknown[] = [], name?: string): Promise<R[]> {
       try {
         const result = await pool.query(name ? { name, text, values } : { text, values });
@@ -78,6 +95,12 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
         throw mapDbError(err);
       }
     },
-    end: () => pool.end(),
+    end() {
+      pools.delete(key);
+      ended ??= pool.end();
+      return ended;
+    },
   };
+  pools.set(key, db);
+  return db;
 }

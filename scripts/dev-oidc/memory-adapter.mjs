@@ -1,0 +1,50 @@
+// In-memory storage for the development provider's sessions, interactions,
+// codes and tokens. Everything is lost on restart, which is what a local
+// development provider wants; entries expire when oidc-provider says so.
+
+/** @returns {(model: string) => object} an oidc-provider adapter factory */
+export function createMemoryAdapter() {
+  /** @type {Map<string, { payload: any, expiresAt: number }>} */
+  const store = new Map();
+
+  function get(key) {
+    const entry = store.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      store.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  return (model) => ({
+    async upsert(id, payload, expiresIn) {
+      const expiresAt = typeof expiresIn === "number" ? Date.now() + expiresIn * 1000 : Infinity;
+      store.set(`${model}:${id}`, { payload, expiresAt });
+    },
+    async find(id) {
+      return get(`${model}:${id}`);
+    },
+    async findByUid(uid) {
+      for (const [key] of store) {
+        if (key.startsWith(`${model}:`) && get(key)?.uid === uid) return get(key);
+      }
+      return undefined;
+    },
+    async findByUserCode() {
+      return undefined;
+    },
+    async consume(id) {
+      const payload = get(`${model}:${id}`);
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    },
+    async destroy(id) {
+      store.delete(`${model}:${id}`);
+    },
+    async revokeByGrantId(grantId) {
+      for (const [key, entry] of store) {
+        if (entry.payload?.grantId === grantId) store.delete(key);
+      }
+    },
+  });
+}

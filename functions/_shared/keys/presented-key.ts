@@ -1,14 +1,16 @@
 /**
  * The API key a request presents: the `x-api-key` header, else
- * `Authorization: Bearer <key>`. `x-api-key` comes first because
- * supabase-js's `functions.invoke` always sends `Authorization: Bearer
- * <anon key>`, and a backend job puts its API key beside it.
+ * `Authorization: Bearer <key>`; null when it presents none. `x-api-key`
+ * comes first because supabase-js's `functions.invoke` always sends
+ * `Authorization: Bearer <anon key>`, and a backend job puts its API key
+ * beside it.
  */
 export function presentedKey(req: Request): string | null {
-  const header = req.headers.get("x-api-key");
-  if (header !== null) return header.trim();
-  const authorization = req.headers.get("authorization");
-  if (authorization === null) return null;
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+  const header = req.headers.get("x-api-key")?.trim();
+  if (header) return header;
+  const authorization = req.headers.get("authorization")?.trim();
+  if (!authorization) return null;
+  const match = /^Bearer +(\S+)$/i.exec(authorization);
+  // Any other Authorization value was meant as a credential: it is presented, and wrong.
   return match ? match[1] : authorization;
 }

@@ -1,0 +1,78 @@
+/**
+ * `withApiKey({ scopes }, handler)`: the key check of `verify-key` as a
+ * wrapper for any edge function, in the spirit of `withSupabase` from
+ * `@supabase/server`. The handler runs only for a live key holding every
+ * scope asked for, and gets the key's owner:
+ *
+ *   // functions/my-function/index.ts
+ *   import { loadConfig } from "../_shared/config.ts";
+ *   import { createDb } from "../_shared/db.ts";
+ *   import { createWithApiKey } from "../_shared/keys/with-api-key.ts";
+ *
+ *   const config = loadConfig(Deno.env.toObject());
+ *   const db = createDb(config.databaseUrl!, { max: config.dbPoolMax });
+ *   const withApiKey = createWithApiKey({ config, db });
+ *
+ *   export default {
+ *     fetch: withApiKey({ scopes: ["jobs:write"] }, (req, ctx) =>
+ *       Response.json({ hello: ctx.userId })),
+ *   };
+ *
+ * Refusals: 401 `invalid_api_key` with `WWW-Authenticate` (one message for a
+ * missing, malformed, unknown, revoked, expired or inactive-owner key), 403
+ * `insufficient_scope`. Errors the handler throws go through `toResponse`.
+ * CORS: none unless ALLOW_BROWSER_KEYS=true (see key-cors.ts).
+ */
+import type { Config } from "../config.ts";
+import type { Db } from "../db.ts";
+import { handleErrors, type Logger, logError } from "../http.ts";
+import { invalidApiKey } from "./invalid-api-key.ts";
+import { withKeyCors } from "./key-cors.ts";
+import { presentedKey } from "./presented-key.ts";
+import { assertScopes, isScope } from "./scopes.ts";
+import { createKeyVerifier, type KeyVerifier } from "./verify.ts";
+
+export interface ApiKeyContext {
+  userId: string;
+  keyId: string;
+  scopes: readonly string[];
+}
+
+export type ApiKeyHandler = (req: Request, ctx: ApiKeyContext) => Response | Promise<Response>;
+
+export interface WithApiKeyOptions {
+  /** Every one of these must be granted to the key. */
+  scopes?: readonly string[];
+  /** Methods announced to browsers when ALLOW_BROWSER_KEYS=true. */
+  methods?: string;
+}
+
+export type WithApiKey = (options: WithApiKeyOptions, handler: ApiKeyHandler) => (req: Request) => Promise<Response>;
+
+export interface WithApiKeyDeps {
+  config: Pick<Config, "apiKeyPrefix" | "allowBrowserKeys">;
+  /** Give either a verifier or the database to build one from. */
+  verifier?: KeyVerifier;
+  db?: Db;
+  log?: Logger;
+}
+
+export function createWithApiKey({ config, verifier, db, log = logError }: WithApiKeyDeps): WithApiKey {
+  if (!verifier && !db) throw new Error("createWithApiKey needs a verifier or a db");
+  const keys = verifier ?? createKeyVerifier({ db: db!, prefix: config.apiKeyPrefix, log });
+
+  return (options, handler) => {
+    const required = [...(options.scopes ?? [])];
+    // A typo here would lock every key out of the route: fail at start-up instead.
+    const unknown = required.filter((scope) => !isScope(scope));
+    if (unknown.length > 0) throw new Error(`withApiKey: unknown scope ${unknown.join(", ")} (add it to keys/scopes.ts)`);
+    const guarded = handleErrors(async (req) => {
+      const presented = presentedKey(req);
+      const key = await keys.verify(presented);
+      if (!key) throw invalidApiKey(presented !== null);
+      assertScopes(key.scopes, required);
+      return await handler(req, { userId: key.userId, keyId: key.keyId, scopes: key.scopes });
+    }, log);
+    return withKeyCors(config.allowBrowserKeys, options.methods ?? "GET, POST, PUT, PATCH, DELETE, OPTIONS", guarded);
+  };
+}

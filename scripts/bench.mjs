@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+// `npm run bench`: how fast is API key verification, measured against floors
+// on the same machine and database (issue 4, DESIGN.md section 4).
+//
+// It makes a throwaway database on the local Postgres (TEST_DATABASE_URL, else
+// postgresql://postgres@127.0.0.1:5432/postgres) through the real migration
+// path, starts the real Deno server (scripts/serve.ts), creates a key through
+// the api-keys function, and loads it with autocannon, each run in its own
+// process, on loopback only:
+//
+//   L0       a Deno server answering a constant JSON (the HTTP floor)
+//   L1       a Deno server: SHA-256 of the header + one indexed select through pg
+//   valid    verify-key with a live key; also five back-to-back windows on one
+//            server process, with the last window's throughput over the first
+//   jobs     GET /jobs with a live key (withApiKey + list query)
+//   malformed / unknown   verify-key refusals (no query / one query)
+//
+// plus the database writes the five valid-key windows caused (pg_stat_database
+// tuple counters, read after Postgres has flushed them) and each server's peak
+// memory (VmHWM). Bounded: about three minutes in all. Options (environment):
+// BENCH_CONNECTIONS (32), BENCH_SECONDS (8).
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { migrate } from "./migrate.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const deno = path.join(root, "node_modules", ".bin", "deno");
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const WARMUP_SECONDS = 2;
+const WINDOWS = 5;
+const STATS_FLUSH_MS = 11_000; // an idle backend flushes its statistics within 10 s
+
+const adminUrl = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const log = (message) => process.stderr.write(`${message}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function databaseUrl(name) {
+  const url = new URL(adminUrl);
+  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) throw new Error("the bench runs on a loopback database only");
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function freePort() {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a Deno program that prints "listening" once it serves on $PORT. */
+async function startDeno(script, env) {
+  const port = await freePort();
+  const child = spawn(deno, ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--config", "functions/deno.json", script], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${output}`)), 60_000);
+    child.stdout.on("data", () => {
+      if (/listening/i.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Peak resident memory so far, in MiB (Linux /proc). */
+    async peakMiB() {
+      const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** One autocannon run in a separate process (scripts/bench/load.mjs). */
+async function load(url, headers, seconds = SECONDS) {
+  const options = JSON.stringify({ url, headers, connections: CONNECTIONS, seconds });
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, "scripts", "bench", "load.mjs"), options], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited with ${code}`))));
+  });
+}
+
+/** Warm up, then measure; checks every response had the expected status class. */
+async function measure(label, url, headers, expect) {
+  await load(url, headers, WARMUP_SECONDS);
+  const result = await load(url, headers);
+  const wrong = result.errors + (expect === "2xx" ? result.non2xx : result.requests - result.status[expect]);
+  if (wrong > 0) throw new Error(`${label}: ${wrong} of ${result.requests} responses were not ${expect} (or failed)`);
+  log(`  ${label}: ${Math.round(result.rps)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+  return result;
+}
+
+async function writeCounters(admin, name) {
+  const { rows } = await admin.query(
+    "select tup_inserted + tup_updated + tup_deleted as writes, xact_commit from pg_stat_database where datname = $1",
+    [name],
+  );
+  return Number(rows[0].writes);
+}
+
+/** A session for a new user, made as the auth function makes them. */
+async function signIn(db) {
+  const { rows } = await db.query("insert into public.users (email, name) values ('bench@example.test', 'Bench') returning id");
+  const token = randomBytes(32).toString("base64url");
+  await db.query("select keygate.create_session($1, $2, 3600)", [rows[0].id, createHash("sha256").update(token).digest()]);
+  return `kg_session=${token}`;
+}
+
+/** A well-formed key (right prefix and checksum) that was never issued. */
+async function unissuedKey() {
+  const code = 'import { generateApiKey } from "./functions/_shared/keys/format.ts"; console.log(generateApiKey("kg"));';
+  return await new Promise((resolve, reject) => {
+    const child = spawn(deno, ["eval", "--config", "functions/deno.json", code], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("exit", (c) => (c === 0 ? resolve(out.trim()) : reject(new Error("could not generate a key"))));
+  });
+}
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ")).join("\n");
+}
+
+const ratio = (a, b) => (a / b).toFixed(2);
+const mark = (ok) => (ok ? "ok" : "MISSED");
+
+async function main() {
+  const name = `kg_bench_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  const servers = [];
+  let dropped = false;
+  try {
+    log(`Creating database ${name} and applying migrations...`);
+    await admin.query(`create database ${name}`);
+    const url = databaseUrl(name);
+    await migrate(url, { quiet: true });
+    const db = new pg.Pool({ connectionString: url, max: 2 });
+    const cookie = await signIn(db);
+
+    log("Starting the Keygate server (scripts/serve.ts)...");
+    const keygate = await startDeno("scripts/serve.ts", {
+      DATABASE_URL: url,
+      KEYGATE_ENV: "development",
+      SESSION_SECRET: randomBytes(32).toString("base64url"),
+      API_KEY_CREATE_PER_MINUTE: "1000",
+    });
+    servers.push(keygate);
+    const fn = (p) => `${keygate.url}/functions/v1/${p}`;
+    const created = await fetch(fn("api-keys"), {
+      method: "POST",
+      headers: { cookie, origin: keygate.url, "content-type": "application/json" },
+      body: JSON.stringify({ name: "bench" }),
+    });
+    if (created.status !== 201) throw new Error(`creating a key failed: ${created.status} ${await created.text()}`);
+    const { id: keyId, key } = await created.json();
+    await fetch(fn("jobs"), { method: "POST", headers: { "x-api-key": key, "content-type": "application/json" }, body: '{"type":"bench"}' });
+    const valid = { "x-api-key": key };
+    const unknown = { "x-api-key": await unissuedKey() };
+    const malformed = { "x-api-key": "kg_this-is-not-a-key" };
+    if ((await fetch(fn("verify-key"), { headers: valid })).status !== 200) throw new Error("the bench key does not verify");
+
+    log(`Load: autocannon, ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up.`);
+    log("L0 floor (constant JSON)...");
+    const l0Server = await startDeno("scripts/bench/floor-l0.ts", {});
+    servers.push(l0Server);
+    const l0 = await measure("L0", `${l0Server.url}/`, valid, "2xx");
+    const l0Peak = await l0Server.peakMiB();
+    await l0Server.stop();
+
+    // The key's one last_used_at write happened above; let its statistics flush.
+    await sleep(Math.max(0, STATS_FLUSH_MS - (SECONDS + WARMUP_SECONDS) * 1000));
+    const writesBefore = await writeCounters(admin, name);
+    const rowBefore = (await db.query("select xmin::text, last_used_at from public.api_keys where id = $1", [keyId])).rows[0];
+
+    log(`Valid key, ${WINDOWS} consecutive ${SECONDS}-second windows on one server (after ${WARMUP_SECONDS} s of warm-up)...`);
+    await load(fn("verify-key"), valid, WARMUP_SECONDS);
+    const windows = [];
+    for (let i = 0; i < WINDOWS; i++) {
+      const w = await load(fn("verify-key"), valid);
+      if (w.non2xx + w.errors > 0) throw new Error(`window ${i + 1}: ${w.non2xx + w.errors} failed responses`);
+      windows.push(w);
+      log(`  window ${i + 1}: ${Math.round(w.rps)} req/s, p99 ${w.p99} ms`);
+    }
+    const verifies = windows.reduce((n, w) => n + w.requests, 0);
+
+    log("L1 floor (SHA-256 + one indexed select through pg)...");
+    const l1Server = await startDeno("scripts/bench/floor-l1.ts", { DATABASE_URL: url });
+    servers.push(l1Server);
+    const l1 = await measure("L1", `${l1Server.url}/`, valid, "2xx");
+    const l1Peak = await l1Server.peakMiB();
+    await l1Server.stop();
+
+    await sleep(Math.max(0, STATS_FLUSH_MS - (SECONDS + WARMUP_SECONDS) * 1000));
+    const writes = (await writeCounters(admin, name)) - writesBefore;
+    const rowAfter = (await db.query("select xmin::text, last_used_at from public.api_keys where id = $1", [keyId])).rows[0];
+    const rowUntouched = rowAfter.xmin === rowBefore.xmin;
+
+    log("Scenarios on the Keygate server...");
+    const validRun = await measure("valid key", fn("verify-key"), valid, "2xx");
+    const jobs = await measure("valid key, GET /jobs", fn("jobs?limit=10"), valid, "2xx");
+    const bad = await measure("malformed key", fn("verify-key"), malformed, "4xx");
+    const unk = await measure("unknown key", fn("verify-key"), unknown, "4xx");
+    const peak = await keygate.peakMiB();
+
+    log("The verify-key function alone in its own process (as Supabase runs each function)...");
+    const alone = await startDeno("scripts/bench/serve-function.ts", { FUNCTION: "verify-key", DATABASE_URL: url });
+    servers.push(alone);
+    const aloneRun = await measure("valid key, verify-key alone", `${alone.url}/verify-key`, valid, "2xx");
+    const alonePeak = await alone.peakMiB();
+    await db.end();
+
+    const sustained = windows[WINDOWS - 1].rps / windows[0].rps;
+    const row = (label, r, floor) => [label, Math.round(r.rps), r.p50, r.p99, `${ratio(r.rps, floor.rps)}x`, `${ratio(r.p99, floor.p99)}x`];
+    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+    console.log(`\nKeygate verification benchmark: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+      `Node ${process.version}, Postgres on 127.0.0.1, autocannon ${CONNECTIONS} connections, ${SECONDS} s runs\n`);
+    console.log(table([
+      ["scenario", "req/s", "p50 ms", "p99 ms", "rps/floor", "p99/floor"],
+      row("L0 floor: constant JSON", l0, l0),
+      row("L1 floor: sha256 + indexed select", l1, l1),
+      row("valid key (vs L1)", validRun, l1),
+      row("valid key, GET /jobs (vs L1)", jobs, l1),
+      row("malformed key (vs L0)", bad, l0),
+      row("unknown key (vs L1)", unk, l1),
+      row("valid key, verify-key alone (vs L1)", aloneRun, l1),
+    ]));
+    console.log(`\nsustained: windows ${windows.map((w) => Math.round(w.rps)).join(", ")} req/s; last/first ${sustained.toFixed(2)}`);
+    console.log(`database writes during ${verifies} valid-key verifications: ${writes} (${(writes / verifies).toFixed(6)} per verify; key row ${rowUntouched ? "unchanged" : "rewritten"})`);
+    console.log(`peak memory (VmHWM): Keygate server (all five functions) ${peak.toFixed(1)} MiB = ${ratio(peak, l0Peak)}x L0; ` +
+      `verify-key alone ${alonePeak.toFixed(1)} MiB = ${ratio(alonePeak, l0Peak)}x L0; L0 ${l0Peak.toFixed(1)} MiB; ` +
+      `L1 ${l1Peak.toFixed(1)} MiB = ${ratio(l1Peak, l0Peak)}x L0`);
+    console.log("\ntargets:");
+    console.log(table([
+      ["sustained last/first >= 0.9", sustained.toFixed(2), mark(sustained >= 0.9)],
+      ["valid key >= 0.8x L1 throughput", ratio(validRun.rps, l1.rps), mark(validRun.rps >= 0.8 * l1.rps)],
+      ["valid key p99 <= 1.25x L1 p99", ratio(validRun.p99, l1.p99), mark(validRun.p99 <= 1.25 * l1.p99)],
+      ["malformed key >= 0.9x L0", ratio(bad.rps, l0.rps), mark(bad.rps >= 0.9 * l0.rps)],
+      ["zero writes per verify", String(writes), mark(writes === 0 && rowUntouched)],
+      ["peak memory < 1.5x L0 (whole server)", ratio(peak, l0Peak), mark(peak < 1.5 * l0Peak)],
+      ["peak memory < 1.5x L0 (verify-key alone)", ratio(alonePeak, l0Peak), mark(alonePeak < 1.5 * l0Peak)],
+    ]));
+  } finally {
+    for (const server of servers.reverse()) await server.stop().catch(() => {});
+    if (!dropped) {
+      await admin.query(`drop database if exists ${name} with (force)`).catch((err) => log(`could not drop ${name}: ${err.message}`));
+      dropped = true;
+    }
+    await admin.end();
+  }
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

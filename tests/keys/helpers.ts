@@ -1,0 +1,66 @@
+/** Shared arrangements for the API key suites. */
+import type pg from "pg";
+import type { Db } from "../../functions/_shared/db.ts";
+import { generateApiKey, keyStart } from "../../functions/_shared/keys/format.ts";
+import { sha256 } from "../../functions/_shared/keys/hash.ts";
+
+/** Inserts a key straight through SQL (as the api-keys function would) and returns it. */
+export async function insertKey(
+  admin: pg.Pool,
+  userId: string,
+  fields: { scopes?: string[]; expiresAt?: Date | null; name?: string } = {},
+): Promise<{ id: string; key: string }> {
+  const key = generateApiKey("kg");
+  const { rows } = await admin.query(
+    "select id from keygate.create_api_key($1, $2, $3, $4, $5, $6)",
+    [userId, fields.name ?? "test", keyStart(key), Buffer.from(await sha256(key)), fields.scopes ?? ["jobs:read", "jobs:write"], fields.expiresAt ?? null],
+  );
+  return { id: rows[0].id, key };
+}
+
+/** A Db that counts the statements it runs, by prepared-statement name. */
+export function countingDb(db: Db): Db & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    query(text, values, name) {
+      calls.push(name ?? text);
+      return db.query(text, values, name);
+    },
+    end: () => db.end(),
+  };
+}
+
+export async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Call {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** fetch against `<base>/functions/v1/<path>`, with the body parsed when it is JSON. */
+export async function call(base: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Call> {
+  const headers = new Headers(init.headers);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  const res = await fetch(`${base}/functions/v1/${path}`, { ...init, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateApiKey } from "../../functions/_shared/keys/format.ts";
+import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
+import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { countingDb, insertKey, until } from "./helpers.ts";
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+/** A clock that moves only when told to. */
+function clock() {
+  let t = Date.now();
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+const lastUsed = async (id: string) =>
+  (await t.admin.query("select last_used_at from public.api_keys where id = $1", [id])).rows[0].last_used_at as Date | null;
+
+describe("createKeyVerifier", () => {
+  it("returns the owner, key and scopes of a live key", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id, { scopes: ["jobs:read"] });
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg" });
+    expect(await verifier.verify(key)).toEqual({ keyId: id, userId: user.id, scopes: ["jobs:read"], expiresAt: null });
+  });
+
+  it("refuses a malformed key without touching the database", async () => {
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg" });
+    const key = generateApiKey("kg");
+    for (const bad of [null, "", "kg_short", key.slice(0, -1) + (key.endsWith("a") ? "b" : "a"), key.replace("kg_", "kx_")]) {
+      expect(await verifier.verify(bad)).toBeNull();
+    }
+    expect(db.calls).toEqual([]);
+  });
+
+  it("refuses a well-formed unknown key with exactly one read", async () => {
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg" });
+    expect(await verifier.verify(generateApiKey("kg"))).toBeNull();
+    expect(db.calls).toEqual(["kg_verify_api_key"]);
+  });
+
+  it("refuses expired keys and keys past their rotation grace", async () => {
+    const user = await createUser(t.admin);
+    const expired = await insertKey(t.admin, user.id, { expiresAt: new Date(Date.now() + 60_000) });
+    const graced = await insertKey(t.admin, user.id);
+    await t.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [expired.id]);
+    await t.admin.query("update public.api_keys set revoked_at = now() - interval '1 second' where id = $1", [graced.id]);
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", cacheTtlMs: 0 });
+    expect(await verifier.verify(expired.key)).toBeNull();
+    expect(await verifier.verify(graced.key)).toBeNull();
+  });
+
+  it("serves a revoked key from cache for at most the TTL, then refuses it", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id);
+    const c = clock();
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
+    expect(await verifier.verify(key)).not.toBeNull();
+    await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [id]);
+    c.advance(4999);
+    expect(await verifier.verify(key)).not.toBeNull(); // still cached: the stated bound
+    c.advance(1);
+    expect(await verifier.verify(key)).toBeNull();
+    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+  });
+
+  it("refuses a deactivated owner's key once the cache entry ends", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    const c = clock();
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", now: c.now, cacheTtlMs: 2000 });
+    expect(await verifier.verify(key)).not.toBeNull();
+    await t.admin.query("update public.users set is_active = false where id = $1", [user.id]);
+    c.advance(2000);
+    expect(await verifier.verify(key)).toBeNull();
+  });
+
+  it("never caches a key past the end of its grace period", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id);
+    await t.admin.query("update public.api_keys set revoked_at = now() + interval '1 second' where id = $1", [id]);
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", cacheTtlMs: 10_000 });
+    expect(await verifier.verify(key)).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await verifier.verify(key)).toBeNull();
+  });
+
+  it("with the cache off, refuses a revoked key at once", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id);
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", cacheTtlMs: 0 });
+    expect(await verifier.verify(key)).not.toBeNull();
+    await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [id]);
+    expect(await verifier.verify(key)).toBeNull();
+  });
+
+  it("records use once a minute, off the response path, and then only reads", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id);
+    const c = clock();
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 0 });
+    await verifier.verify(key);
+    const first = await until(() => lastUsed(id), (v) => v !== null, 2000);
+    expect(first).not.toBeNull();
+    for (let i = 0; i < 20; i++) await verifier.verify(key);
+    c.advance(30_000);
+    await verifier.verify(key);
+    expect(db.calls.filter((n) => n === "kg_touch_api_key")).toHaveLength(1);
+    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(22);
+    expect(await lastUsed(id)).toEqual(first);
+    c.advance(31_000);
+    await t.admin.query("update public.api_keys set last_used_at = now() - interval '2 minutes' where id = $1", [id]);
+    await verifier.verify(key);
+    expect(db.calls.filter((n) => n === "kg_touch_api_key")).toHaveLength(2);
+  });
+
+  it("answers even when recording use fails, and logs no key", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    const logs: unknown[] = [];
+    const failingTouch = {
+      query: (text: string, values?: unknown[], name?: string) =>
+        name === "kg_touch_api_key" ? Promise.reject(Object.assign(new Error("boom"), { code: "XX000" })) : t.db.query(text, values, name),
+      end: async () => {},
+    };
+    const verifier = createKeyVerifier({ db: failingTouch as never, prefix: "kg", log: (m, f) => logs.push([m, f]) });
+    expect(await verifier.verify(key)).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(logs).toHaveLength(1);
+    expect(JSON.stringify(logs)).not.toContain(key);
+  });
+});

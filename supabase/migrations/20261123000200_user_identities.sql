@@ -126,9 +126,9 @@ begin
 end;
 $$;
 
--- Reads the user linked to an identity without writing anything (or null).
+-- Reads the user linked to an identity without writing anything (no row if unknown).
 create function keygate.find_user_by_identity(p_provider text, p_subject text)
-returns public.users
+returns setof public.users
 language sql stable
 security definer
 set search_path = ''

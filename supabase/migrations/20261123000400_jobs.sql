@@ -43,22 +43,28 @@ $$;
 -- Newest first, at most p_limit (1..100).
 create function keygate.list_jobs(p_user_id uuid, p_limit integer default 50)
 returns setof public.jobs
-language sql stable
+language plpgsql stable
 security definer
 set search_path = ''
 as $$
-  select * from public.jobs where user_id = p_user_id
-   order by created_at desc, id
-   limit least(greatest(coalesce(p_limit, 50), 1), 100)
+begin
+  return query
+    select * from public.jobs j where j.user_id = p_user_id
+     order by j.created_at desc, j.id
+     limit least(greatest(coalesce(p_limit, 50), 1), 100);
+end;
 $$;
 
 create function keygate.get_job(p_user_id uuid, p_job_id uuid)
 returns setof public.jobs
-language sql stable
+language plpgsql stable
 security definer
 set search_path = ''
 as $$
-  select * from public.jobs where user_id = p_user_id and id = p_job_id
+begin
+  return query
+    select * from public.jobs j where j.user_id = p_user_id and j.id = p_job_id;
+end;
 $$;
 
 revoke execute on function

@@ -31,7 +31,8 @@ as $$
 $$;
 
 -- The session's active user, or no row. Slides the expiry (at most once a
--- minute) but never past p_max_lifetime_seconds after creation.
+-- minute) but never past p_max_lifetime_seconds after creation; the lifetime
+-- is checked on every read, so shortening it takes effect at once.
 create function keygate.get_session(p_token_hash bytea, p_ttl_seconds integer, p_max_lifetime_seconds integer)
 returns table (user_id uuid, email text, name text, image_url text, role text, expires_at timestamptz)
 language plpgsql
@@ -40,17 +41,21 @@ set search_path = ''
 as $$
 declare
   v_session public.sessions;
+  v_ends_at timestamptz;
 begin
   select * into v_session from public.sessions s
    where s.token_hash = p_token_hash and s.expires_at > now();
   if not found then
     return;
   end if;
-  if v_session.last_seen_at < now() - interval '1 minute' then
+  v_ends_at := v_session.created_at + make_interval(secs => p_max_lifetime_seconds);
+  if v_ends_at <= now() then
+    return;
+  end if;
+  if v_session.last_seen_at < now() - interval '1 minute' or v_session.expires_at > v_ends_at then
     update public.sessions s
        set last_seen_at = now(),
-           expires_at = least(s.created_at + make_interval(secs => p_max_lifetime_seconds),
-                              now() + make_interval(secs => p_ttl_seconds))
+           expires_at = least(v_ends_at, now() + make_interval(secs => p_ttl_seconds))
      where s.id = v_session.id
      returning * into v_session;
   end if;

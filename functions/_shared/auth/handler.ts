@@ -11,6 +11,7 @@
 import * as oauth from "oauth4webapi";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
+import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, subPath } from "../http.ts";
@@ -19,7 +20,6 @@ import { cookieSettings } from "./cookie-settings.ts";
 import { readCookies, serializeCookie } from "./cookies.ts";
 import { createLoginStateSealer, LOGIN_STATE_TTL_SECONDS } from "./login-state.ts";
 import type { OAuthProvider } from "./oauth-provider.ts";
-import { assertAllowedOrigin } from "./origin-check.ts";
 import { configuredProviders } from "./providers.ts";
 import { resolveRedirect } from "./redirect.ts";
 import { createUserResolver } from "./require-user.ts";

@@ -15,9 +15,9 @@
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
+import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
-import { assertAllowedOrigin } from "./csrf.ts";
 import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
 import { sha256 } from "./hash.ts";
 import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
@@ -165,7 +165,7 @@ export function createApiKeysHandler({
   const handle = handleErrors(async (req) => {
     const target = route(req);
     const user = await resolveUser(req);
-    assertAllowedOrigin(req, user.via, config.allowedRedirectOrigins);
+    if (user.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
     switch (target.action) {
       case "create":
         return await create(req, user);

@@ -1,10 +1,12 @@
 /**
- * CSRF defence for cookie-authenticated unsafe requests: the request must
- * come from an allowed origin. Browsers send `Origin` on every POST, PUT,
- * PATCH and DELETE; when it is missing, `Referer`'s origin stands in, and a
- * request with neither is refused.
+ * CSRF defence for cookie-authenticated unsafe requests (auth logout,
+ * api-keys POST/DELETE): the request must come from an allowed origin, the
+ * dashboard's. Browsers send `Origin` on every POST, PUT, PATCH and DELETE;
+ * when it is missing, `Referer`'s origin stands in, and a request with
+ * neither is refused. Requests authenticated by a bearer token need no such
+ * check: a browser never attaches one by itself.
  */
-import { KeygateError } from "../errors.ts";
+import { KeygateError } from "./errors.ts";
 
 export function assertAllowedOrigin(req: Request, allowedOrigins: readonly string[]): void {
   let origin = req.headers.get("origin");

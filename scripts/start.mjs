@@ -16,6 +16,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
+import { startEmbeddedDatabase } from "./embedded-db.mjs";
 import { migrate } from "./migrate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -81,19 +82,10 @@ async function resetEmbedded() {
 
 /** Starts PGlite under .data/ behind a loopback Postgres socket; returns its URL. */
 async function startEmbedded() {
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   await mkdir(dataDir, { recursive: true });
-  const db = await PGlite.create(path.join(dataDir, "pglite"));
-  // The multiplexer lets the CLI and the server's small pool share the one PGlite.
-  const server = new PGLiteSocketServer({ db, host, port: 0, maxConnections: 16 });
-  await server.start();
-  cleanups.push(async () => {
-    await server.stop();
-    await db.close();
-  });
-  const { port: dbPort } = server.server.address();
-  return `postgresql://postgres@${host}:${dbPort}/postgres`;
+  const embedded = await startEmbeddedDatabase({ dataDir: path.join(dataDir, "pglite"), host });
+  cleanups.push(() => embedded.stop());
+  return embedded.url;
 }
 
 /** SESSION_SECRET for development: generated once and kept in .data/. */

@@ -7,6 +7,8 @@ import type { z } from "zod";
 import { KeygateError } from "./errors.ts";
 
 export const MAX_BODY_BYTES = 16 * 1024;
+/** JSON nested deeper than this is refused before it reaches a handler or the database. */
+export const MAX_JSON_DEPTH = 32;
 
 export function json(body: unknown, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
@@ -33,7 +35,12 @@ export function toResponse(err: unknown, log: Logger = logError): Response {
       { status: err.status, headers: err.headers },
     );
   }
-  log("unhandled error", { name: err instanceof Error ? err.name : typeof err });
+  const code = (err as { code?: unknown })?.code;
+  log("unhandled error", {
+    name: err instanceof Error ? err.name : typeof err,
+    // A SQLSTATE or system error code says what failed and carries no secret.
+    ...(typeof code === "string" && /^[A-Z0-9_]{2,32}$/.test(code) ? { code } : {}),
+  });
   return json(
     { error: { code: "internal_error", message: "Something went wrong on our side." } },
     { status: 500 },
@@ -67,13 +74,16 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T
   let value: unknown = {};
   if (bytes.byteLength > 0) {
     const type = req.headers.get("content-type") ?? "";
-    if (!/^application\/json\b/i.test(type.trim())) {
+    if (!/^application\/json\s*(;|$)/i.test(type.trim())) {
       throw new KeygateError("unsupported_media_type", "Send the body as application/json.");
     }
     try {
       value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch {
       throw new KeygateError("invalid_json", "The request body is not valid JSON.");
+    }
+    if (depthExceeds(value, MAX_JSON_DEPTH)) {
+      throw new KeygateError("validation_failed", `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
     }
   }
   const parsed = schema.safeParse(value);
@@ -85,13 +95,32 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T
   return parsed.data;
 }
 
+/** Iterative, so a hostile body cannot exhaust the stack. */
+function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 async function readBounded(req: Request): Promise<Uint8Array> {
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client went away or sent a broken body.
+      throw new KeygateError("bad_request", "The request body could not be read.");
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > MAX_BODY_BYTES) {

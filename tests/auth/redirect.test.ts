@@ -45,6 +45,9 @@ const OPEN_REDIRECTS = [
   " /keys",
   "/keys\u0000",
   "x".repeat(3000),
+  // Short enough as given, too long once resolved and percent-encoded (was a 500).
+  `/${"a".repeat(2030)}`,
+  `/${"é".repeat(400)}`,
 ];
 
 describe("resolveRedirect", () => {

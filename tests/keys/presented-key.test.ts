@@ -8,7 +8,8 @@ describe("presentedKey", () => {
     expect(presentedKey(req("GET", { "x-api-key": " k1 ", authorization: "Bearer anon" }))).toBe("k1");
     expect(presentedKey(req("GET", { authorization: "Bearer k2" }))).toBe("k2");
     expect(presentedKey(req("GET", { "x-api-key": "", authorization: "bearer k3" }))).toBe("k3");
-    expect(presentedKey(req("GET", { authorization: "Basic abc" }))).toBe("Basic abc");
+    expect(presentedKey(req("GET", { authorization: "Basic abc" }))).toBe("");
+    expect(presentedKey(req("GET", { authorization: "kg_bare-key-without-a-scheme" }))).toBe("");
     expect(presentedKey(req("GET"))).toBeNull();
     expect(presentedKey(req("GET", { "x-api-key": "  " }))).toBeNull();
   });

@@ -9,19 +9,22 @@ import * as oauth from "oauth4webapi";
 import { KeygateError } from "../errors.ts";
 import { type Logger, logError } from "../http.ts";
 
+/** Provider-supplied text is logged, but never more than a short, bounded excerpt. */
+const excerpt = (value: unknown) => String(value).slice(0, 100);
+
 export function toProviderError(err: unknown, provider: string, log: Logger = logError): KeygateError {
   if (err instanceof KeygateError) return err;
   if (err instanceof oauth.AuthorizationResponseError) {
     if (err.error === "access_denied") {
       return new KeygateError("access_denied", "Sign-in was cancelled or refused at the provider.");
     }
-    log("provider refused the authorization", { provider, error: err.error });
+    log("provider refused the authorization", { provider, error: excerpt(err.error) });
     return new KeygateError("provider_error", "The sign-in provider returned an error.");
   }
   const fields: Record<string, unknown> = { provider, name: err instanceof Error ? err.name : typeof err };
-  if (err instanceof oauth.ResponseBodyError) fields.error = err.error;
+  if (err instanceof oauth.ResponseBodyError) fields.error = excerpt(err.error);
   if (err instanceof oauth.OperationProcessingError) fields.reason = err.code;
-  if (err instanceof Error && !(err instanceof oauth.ResponseBodyError)) fields.message = err.message;
+  if (err instanceof Error && !(err instanceof oauth.ResponseBodyError)) fields.message = excerpt(err.message);
   log("provider exchange failed", fields);
   return new KeygateError("provider_error", "The sign-in provider's answer could not be used.");
 }

@@ -31,7 +31,7 @@ export function resolveRedirect(
   if (value.startsWith("/")) {
     if (value.startsWith("//")) throw invalid();
     const url = new URL(value, publicOrigin);
-    if (url.origin !== publicOrigin) throw invalid();
+    if (url.origin !== publicOrigin || url.href.length > MAX_LENGTH) throw invalid();
     return url.href;
   }
 
@@ -44,5 +44,7 @@ export function resolveRedirect(
   if (url.protocol !== "https:" && url.protocol !== "http:") throw invalid();
   if (url.username || url.password) throw invalid();
   if (!config.allowedRedirectOrigins.includes(url.origin)) throw invalid();
+  // Percent-encoding can lengthen the value: the limit holds for what is stored.
+  if (url.href.length > MAX_LENGTH) throw invalid();
   return url.href;
 }

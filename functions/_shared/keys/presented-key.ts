@@ -11,6 +11,7 @@ export function presentedKey(req: Request): string | null {
   const authorization = req.headers.get("authorization")?.trim();
   if (!authorization) return null;
   const match = /^Bearer +(\S+)$/i.exec(authorization);
-  // Any other Authorization value was meant as a credential: it is presented, and wrong.
-  return match ? match[1] : authorization;
+  // Any other Authorization value (another scheme, or a bare key) was meant as
+  // a credential: it counts as presented, and is refused like a wrong key.
+  return match ? match[1] : "";
 }

@@ -2,7 +2,6 @@
  * Configuration from the environment (DESIGN.md section 6). `loadConfig` is
  * pure: the entry files hand it `Deno.env.toObject()`, tests hand it a record.
  */
-import { z } from "zod";
 
 export type Env = Record<string, string | undefined>;
 
@@ -33,7 +32,14 @@ export interface Config {
   allowBrowserKeys: boolean;
 }
 
-const prefixSchema = z.string().regex(/^[a-z][a-z0-9]{0,15}$/, "API_KEY_PREFIX must be 1-16 lowercase letters or digits, starting with a letter");
+// A plain check rather than zod: this module is in every function's isolate,
+// verify-key's included, where zod would be the only user (about 9 MB of it).
+function apiKeyPrefix(value: string): string {
+  if (!/^[a-z][a-z0-9]{0,15}$/.test(value)) {
+    throw new Error("API_KEY_PREFIX must be 1-16 lowercase letters or digits, starting with a letter");
+  }
+  return value;
+}
 
 function present(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
@@ -103,7 +109,7 @@ export function loadConfig(env: Env): Config {
       ? { issuer: oidcIssuer, name: present(env.OIDC_NAME) ?? "OpenID", ...oidcClient }
       : undefined,
     allowedRedirectOrigins: [...new Set([publicOrigin, ...origins])],
-    apiKeyPrefix: prefixSchema.parse(present(env.API_KEY_PREFIX) ?? "kg"),
+    apiKeyPrefix: apiKeyPrefix(present(env.API_KEY_PREFIX) ?? "kg"),
     supabaseJwks: present(env.SUPABASE_JWKS),
     supabaseJwksUrl: jwksUrl,
     allowBrowserKeys: present(env.ALLOW_BROWSER_KEYS)?.toLowerCase() === "true",

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { isLoopbackHost, loadConfig } from "../functions/_shared/config.ts";
+
+describe("loadConfig", () => {
+  it("defaults to the Supabase local port, its origin and the kg prefix", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(54321);
+    expect(config.publicUrl).toBe("http://127.0.0.1:54321");
+    expect(config.allowedRedirectOrigins).toEqual(["http://127.0.0.1:54321"]);
+    expect(config.apiKeyPrefix).toBe("kg");
+    expect(config.production).toBe(true);
+    expect(config.allowBrowserKeys).toBe(false);
+    expect([config.github, config.google, config.oidc]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it("reads the database from DATABASE_URL, else SUPABASE_DB_URL", () => {
+    expect(loadConfig({ SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe("postgresql://s");
+    expect(loadConfig({ DATABASE_URL: "postgresql://d", SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe("postgresql://d");
+  });
+
+  it("accepts a prefix of 1-16 lowercase letters or digits and refuses others", () => {
+    expect(loadConfig({ API_KEY_PREFIX: "acme2" }).apiKeyPrefix).toBe("acme2");
+    for (const bad of ["Acme", "2fa", "a_b", "a-b", "x".repeat(17)]) {
+      expect(() => loadConfig({ API_KEY_PREFIX: bad }), bad).toThrow(/API_KEY_PREFIX/);
+    }
+  });
+
+  it("requires https for providers and JWKS, except on loopback hosts", () => {
+    const oidc = { OIDC_CLIENT_ID: "id", OIDC_CLIENT_SECRET: "secret" };
+    expect(() => loadConfig({ ...oidc, OIDC_ISSUER: "http://idp.example.com" })).toThrow(/https/);
+    expect(loadConfig({ ...oidc, OIDC_ISSUER: "http://127.0.0.1:9000" }).oidc?.issuer).toBe("http://127.0.0.1:9000");
+    expect(loadConfig({ ...oidc, OIDC_ISSUER: "https://idp.example.com" }).oidc?.name).toBe("OpenID");
+    expect(() => loadConfig({ SUPABASE_JWKS_URL: "http://x.supabase.co/jwks" })).toThrow(/https/);
+  });
+
+  it("refuses half a client (an id without its secret)", () => {
+    expect(() => loadConfig({ OAUTH_GITHUB_CLIENT_ID: "id" })).toThrow(/both/);
+    expect(() => loadConfig({ OIDC_ISSUER: "https://idp.example.com" })).toThrow(/OIDC_CLIENT_ID/);
+  });
+
+  it("normalises allowed redirect origins and always allows PUBLIC_URL's own", () => {
+    const config = loadConfig({ PUBLIC_URL: "https://keys.example.com/", ALLOWED_REDIRECT_ORIGINS: "https://app.example.com/path, http://localhost:3000" });
+    expect(config.publicUrl).toBe("https://keys.example.com");
+    expect(config.allowedRedirectOrigins).toEqual(["https://keys.example.com", "https://app.example.com", "http://localhost:3000"]);
+  });
+});
+
+describe("isLoopbackHost", () => {
+  it("knows 127.0.0.0/8, ::1 and localhost, and nothing else", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "[::1]", "::1", "localhost", "LOCALHOST"]) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["10.0.0.1", "127.0.0.1.evil.example", "localhost.evil.example", "0.0.0.0", "::"]) expect(isLoopbackHost(host), host).toBe(false);
+  });
+});

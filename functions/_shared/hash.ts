@@ -16,9 +16,11 @@ export function sha256(text: string): Uint8Array {
   return nobleSha256(encoder.encode(text));
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /** Lower-case hex, e.g. for cache keys and logs that must not hold a secret. */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
   return out;
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BASE62_ALPHABET, encodeBase62 } from "../../functions/_shared/keys/base62.ts";
+import { BASE62_ALPHABET, encodeBase62, encodeUint32Base62 } from "../../functions/_shared/keys/base62.ts";
 import { crc32, crc32Ascii } from "../../functions/_shared/keys/crc32.ts";
 import { generateApiKey, keyStart, parseApiKey } from "../../functions/_shared/keys/format.ts";
 
@@ -22,6 +22,13 @@ describe("base62", () => {
     expect(encodeBase62(61n, 2)).toBe("0z");
     expect(encodeBase62(62n ** 6n - 1n, 6)).toBe("zzzzzz");
     expect(() => encodeBase62(62n ** 6n, 6)).toThrow(RangeError);
+  });
+
+  it("encodes 32-bit checksums with plain numbers exactly as with BigInt", () => {
+    fc.assert(fc.property(fc.nat({ max: 0xffffffff }), (n) => encodeUint32Base62(n, 6) === encodeBase62(BigInt(n), 6)));
+    expect(encodeUint32Base62(0xffffffff, 6)).toBe(encodeBase62(0xffffffffn, 6));
+    expect(() => encodeUint32Base62(62 ** 2, 2)).toThrow(RangeError);
+    expect(() => encodeUint32Base62(2 ** 32, 6)).toThrow(RangeError);
   });
 
   it("orders its alphabet like ASCII, so equal-width encodings compare like numbers", () => {

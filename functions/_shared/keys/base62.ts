@@ -17,6 +17,22 @@ export function encodeBase62(value: bigint, width: number): string {
   return out.padStart(width, "0");
 }
 
+/**
+ * `encodeBase62` for a 32-bit unsigned integer (the checksum) in plain
+ * numbers: it runs on every verification, where BigInt arithmetic allocates.
+ */
+export function encodeUint32Base62(value: number, width: number): string {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError("not a 32-bit unsigned integer");
+  const chars = new Array<string>(width).fill("0");
+  let rest = value;
+  for (let i = width - 1; i >= 0 && rest > 0; i--) {
+    chars[i] = BASE62_ALPHABET[rest % 62];
+    rest = Math.floor(rest / 62);
+  }
+  if (rest > 0) throw new RangeError(`value needs more than ${width} base62 characters`);
+  return chars.join("");
+}
+
 /** The bytes as one big-endian unsigned integer. */
 export function bytesToBigInt(bytes: Uint8Array): bigint {
   let value = 0n;

@@ -7,7 +7,7 @@
  * mistyped, truncated or random string with no I/O at all; only a well-formed
  * key costs a hash and one indexed read.
  */
-import { bytesToBigInt, encodeBase62, isBase62 } from "./base62.ts";
+import { bytesToBigInt, encodeBase62, encodeUint32Base62, isBase62 } from "./base62.ts";
 import { crc32Ascii } from "./crc32.ts";
 
 export const SECRET_BYTES = 32;
@@ -23,7 +23,7 @@ export type RandomBytes = (bytes: Uint8Array) => Uint8Array;
 const webRandom: RandomBytes = (bytes) => crypto.getRandomValues(bytes);
 
 function checksum(body: string): string {
-  return encodeBase62(BigInt(crc32Ascii(body)), CHECKSUM_CHARS);
+  return encodeUint32Base62(crc32Ascii(body), CHECKSUM_CHARS);
 }
 
 /** A new random key with the given prefix. */

@@ -77,9 +77,10 @@ select results_eq(
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
-      where p.pronamespace = 'keygate'::regnamespace and p.proname <> 'touch_updated_at'
+      where p.pronamespace = 'keygate'::regnamespace
+        and p.proname not in ('touch_updated_at', 'lock_key_owner') -- internal helpers
         and not has_function_privilege('service_role', p.oid, 'execute') $$,
-  'service_role can execute every keygate function'
+  'service_role can execute every keygate function but the internal helpers'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p

@@ -44,6 +44,34 @@ create type keygate.api_key_info as (
   revoked_at timestamptz
 );
 
+-- Locks the owner's row before a key is minted, so concurrent creations and
+-- rotations of one user are counted one at a time, and enforces the
+-- per-minute rate (when p_max_per_minute is not null). Raises KG004 for an
+-- unknown user, KG001 for an inactive one, KG006 past the rate. Internal:
+-- called by create_api_key and rotate_api_key, executable by no client.
+create function keygate.lock_key_owner(p_user_id uuid, p_max_per_minute integer) returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_active boolean;
+begin
+  select is_active into v_active from public.users where id = p_user_id for update;
+  if not found then
+    raise exception 'no such user' using errcode = 'KG004';
+  elsif not v_active then
+    raise exception 'user is inactive' using errcode = 'KG001';
+  end if;
+  if p_max_per_minute is not null and (
+    select count(*) from public.api_keys
+     where user_id = p_user_id and created_at > now() - interval '1 minute'
+  ) >= p_max_per_minute then
+    raise exception 'too many keys created in the last minute' using errcode = 'KG006';
+  end if;
+end;
+$$;
+revoke execute on function keygate.lock_key_owner(uuid, integer) from public, anon, authenticated;
+
 -- Creates a key from its hash. Raises KG004 for an unknown user, KG001 for an
 -- inactive one, KG003 past the cap of active keys, KG006 past the per-minute
 -- creation rate (when p_max_per_minute is not null). The user row is locked,
@@ -63,22 +91,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_active boolean;
   v_key keygate.api_key_info;
 begin
-  select is_active into v_active from public.users where id = p_user_id for update;
-  if not found then
-    raise exception 'no such user' using errcode = 'KG004';
-  elsif not v_active then
-    raise exception 'user is inactive' using errcode = 'KG001';
-  end if;
-
-  if p_max_per_minute is not null and (
-    select count(*) from public.api_keys
-     where user_id = p_user_id and created_at > now() - interval '1 minute'
-  ) >= p_max_per_minute then
-    raise exception 'too many keys created in the last minute' using errcode = 'KG006';
-  end if;
+  perform keygate.lock_key_owner(p_user_id, p_max_per_minute);
 
   if (
     select count(*) from public.api_keys
@@ -144,23 +159,13 @@ begin
   if p_grace_seconds is null or p_grace_seconds < 0 or p_grace_seconds > 86400 then
     raise exception 'grace period must be 0..86400 seconds' using errcode = '22023';
   end if;
-  perform 1 from public.users where id = p_user_id and is_active for update;
-  if not found then
-    raise exception 'no such user' using errcode = 'KG004';
-  end if;
+  perform keygate.lock_key_owner(p_user_id, p_max_per_minute);
   select * into v_old from public.api_keys
    where id = p_key_id and user_id = p_user_id
      and revoked_at is null and (expires_at is null or expires_at > now())
    for update;
   if not found then
     raise exception 'no such key' using errcode = 'KG004';
-  end if;
-
-  if p_max_per_minute is not null and (
-    select count(*) from public.api_keys
-     where user_id = p_user_id and created_at > now() - interval '1 minute'
-  ) >= p_max_per_minute then
-    raise exception 'too many keys created in the last minute' using errcode = 'KG006';
   end if;
 
   insert into public.api_keys (user_id, name, start, key_hash, scopes, expires_at)

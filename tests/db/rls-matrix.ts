@@ -205,7 +205,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
       it("every write function exists and is executable by service_role", async () => {
         const rows = await runner.admin<{ proname: string; can: boolean }>(
           `select p.proname, has_function_privilege('service_role', p.oid, 'execute') as can
-             from pg_proc p where p.pronamespace = 'keygate'::regnamespace and p.proname <> 'touch_updated_at'
+             from pg_proc p where p.pronamespace = 'keygate'::regnamespace
+              and p.proname not in ('touch_updated_at', 'lock_key_owner') -- internal helpers
             order by 1`,
         );
         expect(rows.map((r) => r.proname)).toEqual([

@@ -4,7 +4,7 @@
  * (https://<ref>.supabase.co): both serve functions at /functions/v1.
  *
  *   KEYGATE_URL=http://127.0.0.1:54321 SUPABASE_ANON_KEY=<anon key or any text locally> \
- *   KEYGATE_API_KEY=kg_... deno run --allow-env --allow-net --allow-read examples/backend-job.ts
+ *   KEYGATE_API_KEY=kg_... npx deno run --node-modules-dir=manual --allow-env --allow-net --allow-read examples/backend-job.ts
  *
  * The key goes in `x-api-key`: supabase-js sends the project's anon key as
  * `Authorization: Bearer`, and Keygate reads `x-api-key` first. Keep the key

@@ -27,6 +27,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { denoRunArgs } from "./deno-run.mjs";
 import { migrate } from "./migrate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -62,7 +63,7 @@ async function freePort() {
 /** Starts a Deno program that prints "listening" once it serves on $PORT. */
 async function startDeno(script, env) {
   const port = await freePort();
-  const child = spawn(deno, ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--config", "functions/deno.json", script], {
+  const child = spawn(deno, denoRunArgs(script), {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -140,7 +141,7 @@ async function signIn(db) {
 async function unissuedKey() {
   const code = 'import { generateApiKey } from "./functions/_shared/keys/format.ts"; console.log(generateApiKey("kg"));';
   return await new Promise((resolve, reject) => {
-    const child = spawn(deno, ["eval", "--config", "functions/deno.json", code], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(deno, ["eval", "--node-modules-dir=manual", "--config", "functions/deno.json", code], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("exit", (c) => (c === 0 ? resolve(out.trim()) : reject(new Error("could not generate a key"))));

@@ -16,6 +16,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
+import { denoRunArgs } from "./deno-run.mjs";
 import { startEmbeddedDatabase } from "./embedded-db.mjs";
 import { migrate } from "./migrate.mjs";
 
@@ -167,7 +168,7 @@ async function main() {
 
   const deno = spawn(
     path.join(root, "node_modules", ".bin", "deno"),
-    ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--config", "functions/deno.json", "scripts/serve.ts"],
+    denoRunArgs("scripts/serve.ts"),
     { cwd: root, env: serverEnv, stdio: ["ignore", "pipe", "inherit"] },
   );
   cleanups.push(async () => {

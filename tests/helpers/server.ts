@@ -7,12 +7,13 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { denoRunArgs } from "../../scripts/deno-run.mjs";
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const denoBin = path.join(projectRoot, "node_modules", ".bin", "deno");
 
 export function denoServeArgs(): string[] {
-  return ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--config", "functions/deno.json", "scripts/serve.ts"];
+  return denoRunArgs("scripts/serve.ts");
 }
 
 export async function freePort(): Promise<number> {

@@ -1,0 +1,3 @@
+// Types for scripts/deno-run.mjs.
+export const denoPermissions: string[];
+export function denoRunArgs(script: string): string[];

@@ -3,6 +3,7 @@
  * the embedded PGlite, the real CLI migrations and the real Deno server.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,13 +16,13 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-function runStart(env: Record<string, string>): Started {
+function runStart(env: Record<string, string>, args: string[] = []): Started {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) =>
       !/^(DATABASE_URL|SUPABASE_DB_URL|OIDC_|OAUTH_|SESSION_SECRET|PUBLIC_URL|PORT)/.test(k)
     ),
   );
-  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+  const child = spawn(process.execPath, ["scripts/start.mjs", ...args], {
     cwd: projectRoot,
     env: { ...clean, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -87,6 +88,26 @@ describe("npm start on a fresh machine", () => {
     started.child.kill("SIGTERM");
     await started.exited;
     await expect(fetch(`http://127.0.0.1:${port}/functions/v1/health`)).rejects.toThrow();
+  });
+
+  it("keeps the embedded database on --reset without a terminal to confirm", async () => {
+    const refused = runStart({ KEYGATE_DATA_DIR: dataDir, PORT: String(await freePort()) }, ["--reset"]);
+    expect(await refused.exited).not.toBe(0);
+    expect(refused.output()).toMatch(/pass --yes/);
+    expect(existsSync(path.join(dataDir, "pglite"))).toBe(true);
+  });
+
+  it("wipes the embedded database on --reset --yes and starts fresh", async () => {
+    const resetPort = await freePort();
+    const reset = runStart({ KEYGATE_DATA_DIR: dataDir, PORT: String(resetPort) }, ["--reset", "--yes"]);
+    try {
+      await waitFor(reset, "Dashboard:");
+      expect(reset.output()).toContain("Embedded database deleted.");
+      expect((await fetch(`http://127.0.0.1:${resetPort}/functions/v1/health`)).status).toBe(200);
+    } finally {
+      reset.child.kill("SIGTERM");
+      await reset.exited;
+    }
   });
 });
 

@@ -128,7 +128,8 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
 
     // Signed out: the development provider is offered, and says what it is.
     const devSignIn = page.getByRole("link", { name: "Development sign-in (not for production)" });
-    await expect(devSignIn.isVisible()).resolves.toBe(true);
+    // The providers are fetched after load: wait for the link, do not just look once.
+    await devSignIn.waitFor({ state: "visible" });
     await devSignIn.click();
     await page.getByText("DEVELOPMENT ONLY — not a real identity provider").waitFor();
 
@@ -175,12 +176,17 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     expect(listed.status).toBe(200);
     expect((await listed.json()).jobs.map((j: { id: string }) => j.id)).toContain(jobId);
 
-    // After a reload the key is gone from the page for good; its use shows.
-    await page.reload();
-    await row.waitFor();
+    // After a reload the key is gone from the page for good; its use shows
+    // (last_used_at is written off the response path, so allow it a moment).
+    await expect
+      .poll(async () => {
+        await page.reload();
+        await row.waitFor();
+        return await row.locator("[data-label='Last used']").textContent();
+      }, { timeout: 10_000, interval: 500 })
+      .not.toBe("Never");
     expect(await page.content()).not.toContain(key);
     await expect(newKey.isVisible()).resolves.toBe(false);
-    await expect(row.locator("[data-label='Last used']").textContent()).resolves.not.toBe("Never");
 
     // Rotate with a grace period: both keys work until the old one is revoked.
     await page.getByRole("button", { name: "Rotate: key nightly report" }).click();
@@ -217,7 +223,8 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     // Sign out: the page says so, and the session is over on the server too.
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.locator("#signed-out").waitFor();
-    await expect(devSignIn.isVisible()).resolves.toBe(true);
+    // The providers are fetched after load: wait for the link, do not just look once.
+    await devSignIn.waitFor({ state: "visible" });
     expect(await page.content()).not.toContain(rotated);
     const session = await page.evaluate(async () => (await fetch("/functions/v1/auth/session")).status);
     expect(session).toBe(401);

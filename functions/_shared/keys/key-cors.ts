@@ -14,7 +14,7 @@ export function withKeyCors(
 ): (req: Request) => Promise<Response> {
   const isPreflight = (req: Request) => req.method === "OPTIONS" && req.headers.has("access-control-request-method");
   if (!allowBrowserKeys) {
-    return async (req) => (isPreflight(req) ? new Response(null, { status: 204 }) : await handler(req));
+    return (req) => (isPreflight(req) ? Promise.resolve(new Response(null, { status: 204 })) : handler(req));
   }
   return async (req) => {
     const origin = req.headers.get("origin");

@@ -80,9 +80,7 @@ export function createKeyVerifier({
     });
   }
 
-  async function lookup(hash: Uint8Array, cacheKey: string): Promise<Cached | null> {
-    const hit = cache.get(cacheKey);
-    if (hit) return hit;
+  async function load(hash: Uint8Array, cacheKey: string): Promise<Cached | null> {
     const rows = await db.query<VerifyRow>(
       "select * from keygate.verify_api_key($1)",
       [hash],
@@ -110,7 +108,9 @@ export function createKeyVerifier({
       const parsed = parseApiKey(presented, prefix);
       if (!parsed) return null;
       const hash = sha256(parsed.key);
-      const found = await lookup(hash, toHex(hash));
+      const cacheKey = toHex(hash);
+      // A cache hit takes no extra promise: this is the path of nearly every request.
+      const found = cache.get(cacheKey) ?? await load(hash, cacheKey);
       if (!found) return null;
       if (touches.shouldTouch(found.key.keyId, found.lastUsedAt, now())) touch(found.key.keyId);
       return found.key;

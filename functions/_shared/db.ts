@@ -8,6 +8,7 @@
  * and the pool replaces broken connections, so service recovers by itself.
  */
 import pg from "pg";
+import type { Config } from "./config.ts";
 import { type ErrorCode, KeygateError } from "./errors.ts";
 import { logError } from "./http.ts";
 
@@ -103,4 +104,10 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   };
   pools.set(key, db);
   return db;
+}
+
+/** The database a function's configuration names, or a clear start-up error without one. */
+export function openDb(config: Pick<Config, "databaseUrl" | "dbPoolMax">): Db {
+  if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL).");
+  return createDb(config.databaseUrl, { max: config.dbPoolMax });
 }

@@ -76,7 +76,3 @@ export class KeygateError extends Error {
     this.headers = options.headers ?? {};
   }
 }
-
-export function isKeygateError(err: unknown): err is KeygateError {
-  return err instanceof KeygateError;
-}

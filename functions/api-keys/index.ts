@@ -1,15 +1,14 @@
 // Entry for the `api-keys` function: wiring only (logic in _shared/keys/api-keys-handler.ts).
 import { createUserResolver } from "../_shared/auth/require-user.ts";
 import { loadConfig } from "../_shared/config.ts";
-import { createDb } from "../_shared/db.ts";
+import { openDb } from "../_shared/db.ts";
 import { createApiKeysHandler } from "../_shared/keys/api-keys-handler.ts";
 import { loadKeySettings } from "../_shared/keys/key-settings.ts";
 
 const env = Deno.env.toObject();
 const config = loadConfig(env);
 const settings = loadKeySettings(env);
-if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL).");
-const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
+const db = openDb(config);
 
 export default {
   fetch: createApiKeysHandler({

@@ -4,11 +4,10 @@
  * functions/_shared/auth/handler.ts.
  */
 import { loadConfig } from "../_shared/config.ts";
-import { createDb } from "../_shared/db.ts";
+import { openDb } from "../_shared/db.ts";
 import { createAuthHandler } from "../_shared/auth/handler.ts";
 
 const config = loadConfig(Deno.env.toObject());
-if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL) for the auth function");
-const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
+const db = openDb(config);
 
 export default { fetch: createAuthHandler({ config, db }) };

@@ -2,7 +2,7 @@
 // Any other function can guard itself the same way:
 //   export default { fetch: withApiKey({ scopes: ["jobs:write"] }, (req, ctx) => ...) };
 import { loadConfig } from "../_shared/config.ts";
-import { createDb } from "../_shared/db.ts";
+import { openDb } from "../_shared/db.ts";
 import { createJobsHandler } from "../_shared/keys/jobs-handler.ts";
 import { loadKeySettings } from "../_shared/keys/key-settings.ts";
 import { createKeyVerifier } from "../_shared/keys/verify.ts";
@@ -11,8 +11,7 @@ import { createWithApiKey } from "../_shared/keys/with-api-key.ts";
 const env = Deno.env.toObject();
 const config = loadConfig(env);
 const settings = loadKeySettings(env);
-if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL).");
-const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
+const db = openDb(config);
 const verifier = createKeyVerifier({ db, prefix: config.apiKeyPrefix, cacheTtlMs: settings.cacheTtlMs });
 const withApiKey = createWithApiKey({ config, verifier });
 

@@ -1,6 +1,6 @@
 // Entry for the `verify-key` function: wiring only (logic in _shared/keys/verify-key-handler.ts).
 import { loadConfig } from "../_shared/config.ts";
-import { createDb } from "../_shared/db.ts";
+import { openDb } from "../_shared/db.ts";
 import { loadKeySettings } from "../_shared/keys/key-settings.ts";
 import { createKeyVerifier } from "../_shared/keys/verify.ts";
 import { createVerifyKeyHandler } from "../_shared/keys/verify-key-handler.ts";
@@ -8,8 +8,7 @@ import { createVerifyKeyHandler } from "../_shared/keys/verify-key-handler.ts";
 const env = Deno.env.toObject();
 const config = loadConfig(env);
 const settings = loadKeySettings(env);
-if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL).");
-const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
+const db = openDb(config);
 const verifier = createKeyVerifier({ db, prefix: config.apiKeyPrefix, cacheTtlMs: settings.cacheTtlMs });
 
 export default { fetch: createVerifyKeyHandler({ config, verifier }) };

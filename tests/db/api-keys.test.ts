@@ -7,26 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../functions/_shared/db.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-
-interface KeyInfo {
-  id: string;
-  name: string;
-  start: string;
-  scopes: string[];
-  created_at: Date;
-  last_used_at: Date | null;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-}
-
-interface Verified {
-  key_id: string;
-  user_id: string;
-  scopes: string[];
-  expires_at: Date | null;
-  valid_until: Date | null;
-  last_used_at: Date | null;
-}
+import type { ApiKeyInfoRow, VerifyRow } from "../../functions/_shared/db-rows.ts";
 
 let database: TestDatabase;
 
@@ -43,20 +24,20 @@ async function createKey(
   userId: string,
   { hash = newHash(), scopes = ["jobs:read"], expiresAt = null as Date | null, maxActive = 25, maxPerMinute = null as number | null } = {},
 ) {
-  const [info] = await database.db.query<KeyInfo>(
+  const [info] = await database.db.query<ApiKeyInfoRow>(
     "select * from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8)",
     [userId, "test key", "kg_abcdefgh", hash, scopes, expiresAt, maxActive, maxPerMinute],
   );
   return { ...info, hash };
 }
 
-async function verify(hash: Buffer): Promise<Verified | undefined> {
-  const rows = await database.db.query<Verified>("select * from keygate.verify_api_key($1)", [hash]);
+async function verify(hash: Buffer): Promise<VerifyRow | undefined> {
+  const rows = await database.db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash]);
   return rows[0];
 }
 
 async function rotate(userId: string, keyId: string, graceSeconds: number, hash = newHash()) {
-  const [info] = await database.db.query<KeyInfo>(
+  const [info] = await database.db.query<ApiKeyInfoRow>(
     "select * from keygate.rotate_api_key($1, $2, $3, $4, $5)",
     [userId, keyId, graceSeconds, "kg_rotated0", hash],
   );
@@ -119,7 +100,7 @@ describe("keygate.create_api_key", () => {
     try {
       const results = await Promise.allSettled(
         Array.from({ length: 50 }, () =>
-          pool.query<KeyInfo>(
+          pool.query<ApiKeyInfoRow>(
             "select * from keygate.create_api_key($1, 'parallel', 'kg_parallel', $2, '{}', null, 25, null)",
             [user.id, newHash()],
           )),
@@ -147,7 +128,7 @@ describe("keygate.list_api_keys", () => {
     const newer = await createKey(user.id);
     await createKey(other.id);
 
-    const keys = await database.db.query<KeyInfo>("select * from keygate.list_api_keys($1)", [user.id]);
+    const keys = await database.db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
     expect(keys.map((k) => k.id)).toEqual([newer.id, older.id]);
     expect(Object.keys(keys[0]).sort()).toEqual(["created_at", "expires_at", "id", "last_used_at", "name", "revoked_at", "scopes", "start"]);
   });
@@ -249,7 +230,7 @@ describe("keygate.rotate_api_key", () => {
     const user = await createUser(database.admin);
     const key = await createKey(user.id, { maxPerMinute: 2 });
     const rotateLimited = (id: string) =>
-      database.db.query<KeyInfo>("select * from keygate.rotate_api_key($1, $2, 60, 'kg_rotated0', $3, 2)", [user.id, id, newHash()]);
+      database.db.query<ApiKeyInfoRow>("select * from keygate.rotate_api_key($1, $2, 60, 'kg_rotated0', $3, 2)", [user.id, id, newHash()]);
     const [rotated] = await rotateLimited(key.id);
     expect((await failure(rotateLimited(rotated.id))).code).toBe("rate_limited");
   });

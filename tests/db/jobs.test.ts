@@ -4,17 +4,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-
-interface Job {
-  id: string;
-  user_id: string;
-  api_key_id: string | null;
-  type: string;
-  payload: Record<string, unknown>;
-  status: string;
-  created_at: Date;
-  updated_at: Date;
-}
+import type { JobRow } from "../../functions/_shared/db-rows.ts";
 
 let database: TestDatabase;
 
@@ -33,8 +23,8 @@ async function keyFor(userId: string): Promise<string> {
   return key.id;
 }
 
-async function createJob(userId: string, keyId: string | null, type = "report", payload: unknown = { n: 1 }): Promise<Job> {
-  const [job] = await database.db.query<Job>("select * from keygate.create_job($1, $2, $3, $4)", [userId, keyId, type, payload]);
+async function createJob(userId: string, keyId: string | null, type = "report", payload: unknown = { n: 1 }): Promise<JobRow> {
+  const [job] = await database.db.query<JobRow>("select * from keygate.create_job($1, $2, $3, $4)", [userId, keyId, type, payload]);
   return job;
 }
 
@@ -76,7 +66,7 @@ describe("keygate.list_jobs", () => {
     await database.admin.query("update public.jobs set created_at = now() - interval '1 hour' where id = $1", [older.id]);
     const newer = await createJob(user.id, null, "second");
     await createJob(other.id, null, "theirs");
-    const jobs = await database.db.query<Job>("select * from keygate.list_jobs($1, $2)", [user.id, 50]);
+    const jobs = await database.db.query<JobRow>("select * from keygate.list_jobs($1, $2)", [user.id, 50]);
     expect(jobs.map((j) => j.id)).toEqual([newer.id, older.id]);
   });
 
@@ -97,7 +87,7 @@ describe("keygate.get_job", () => {
     const owner = await createUser(database.admin);
     const stranger = await createUser(database.admin);
     const job = await createJob(owner.id, null);
-    const get = (userId: string, id: string) => database.db.query<Job>("select * from keygate.get_job($1, $2)", [userId, id]);
+    const get = (userId: string, id: string) => database.db.query<JobRow>("select * from keygate.get_job($1, $2)", [userId, id]);
     expect((await get(owner.id, job.id)).map((j) => j.id)).toEqual([job.id]);
     expect(await get(stranger.id, job.id)).toEqual([]);
     expect(await get(owner.id, randomUUID())).toEqual([]);

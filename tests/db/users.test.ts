@@ -7,18 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../functions/_shared/db.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-
-interface UserRow {
-  id: string;
-  email: string;
-  name: string | null;
-  image_url: string | null;
-  role: string;
-  is_active: boolean;
-  last_login_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
+import type { UserRow } from "../../functions/_shared/db-rows.ts";
 
 let database: TestDatabase;
 

@@ -17,6 +17,7 @@ import { cookieSettings } from "./cookie-settings.ts";
 import { readCookies } from "./cookies.ts";
 import { createSessionStore } from "./sessions.ts";
 import { createSupabaseTokenVerifier } from "./supabase-token.ts";
+import type { UserRow } from "../db-rows.ts";
 
 export interface AuthenticatedUser {
   id: string;
@@ -28,16 +29,6 @@ export interface AuthenticatedUser {
 }
 
 export const SUPABASE_REFRESH_SECONDS = 60 * 60;
-
-interface UserRow {
-  id: string | null;
-  email: string;
-  name: string | null;
-  image_url: string | null;
-  role: string;
-  is_active: boolean;
-  last_login_at: Date | null;
-}
 
 function bearerToken(req: Request): string | null {
   const match = /^Bearer +([A-Za-z0-9\-_.~+/]+=*) *$/i.exec(req.headers.get("authorization") ?? "");

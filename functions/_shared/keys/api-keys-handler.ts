@@ -22,6 +22,7 @@ import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
 import { sha256 } from "../hash.ts";
 import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
 import { ALL_SCOPES, isScope } from "./scopes.ts";
+import type { ApiKeyInfoRow } from "../db-rows.ts";
 
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;
@@ -59,17 +60,6 @@ const rotateBody = z.strictObject({
   grace_seconds: z.number().int().min(0).max(86_400).optional(),
 });
 
-interface KeyInfo {
-  id: string;
-  name: string;
-  start: string;
-  scopes: string[];
-  created_at: Date;
-  last_used_at: Date | null;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-}
-
 type Route = { action: "create" | "list" } | { action: "revoke" | "rotate"; id: string };
 
 function route(req: Request): Route {
@@ -93,7 +83,7 @@ function route(req: Request): Route {
 }
 
 /** The creation response: the only one that ever carries a plaintext key. */
-function created(info: KeyInfo, key: string): Response {
+function created(info: ApiKeyInfoRow, key: string): Response {
   return json(
     {
       id: info.id,
@@ -128,7 +118,7 @@ export function createApiKeysHandler({
     const { key, start, hash } = newKey();
     const scopes = body.scopes ? [...new Set(body.scopes)] : ALL_SCOPES;
     const expiresAt = body.expires_in_days ? new Date(now() + body.expires_in_days * DAY_MS).toISOString() : null;
-    const [info] = await db.query<KeyInfo>(
+    const [info] = await db.query<ApiKeyInfoRow>(
       "select * from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8)",
       [user.id, body.name ?? "API key", start, hash, scopes, expiresAt, maxActive, maxPerMinute],
       "kg_create_api_key",
@@ -139,7 +129,7 @@ export function createApiKeysHandler({
   async function rotate(req: Request, user: RequestUser, id: string): Promise<Response> {
     const body = await readJson(req, rotateBody);
     const { key, start, hash } = newKey();
-    const [info] = await db.query<KeyInfo>(
+    const [info] = await db.query<ApiKeyInfoRow>(
       "select * from keygate.rotate_api_key($1, $2, $3, $4, $5, $6)",
       [user.id, id, body.grace_seconds ?? DEFAULT_GRACE_SECONDS, start, hash, maxPerMinute],
       "kg_rotate_api_key",
@@ -148,7 +138,7 @@ export function createApiKeysHandler({
   }
 
   async function list(user: RequestUser): Promise<Response> {
-    const keys = await db.query<KeyInfo>("select * from keygate.list_api_keys($1)", [user.id], "kg_list_api_keys");
+    const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id], "kg_list_api_keys");
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 

@@ -13,6 +13,7 @@ import { KeygateError } from "../errors.ts";
 import { json, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
 import { assertScopes } from "./scopes.ts";
 import type { ApiKeyContext, WithApiKey } from "./with-api-key.ts";
+import type { JobRow } from "../db-rows.ts";
 
 export interface JobsHandlerDeps {
   db: Db;
@@ -27,17 +28,6 @@ const createBody = z.strictObject({
   }),
   payload: z.record(z.string(), z.unknown()).optional(),
 });
-
-interface JobRow {
-  id: string;
-  user_id: string;
-  api_key_id: string | null;
-  type: string;
-  payload: Record<string, unknown>;
-  status: string;
-  created_at: Date;
-  updated_at: Date;
-}
 
 function present(job: JobRow) {
   return {

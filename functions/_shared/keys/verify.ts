@@ -18,6 +18,7 @@ import { parseApiKey } from "./format.ts";
 import { sha256, toHex } from "../hash.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
 import { VerifyCache } from "./verify-cache.ts";
+import type { VerifyRow } from "../db-rows.ts";
 
 export const DEFAULT_CACHE_TTL_MS = 5_000;
 
@@ -43,15 +44,6 @@ export interface KeyVerifierDeps {
   cacheTtlMs?: number;
   cacheMaxEntries?: number;
   log?: Logger;
-}
-
-interface VerifyRow {
-  key_id: string;
-  user_id: string;
-  scopes: string[];
-  expires_at: Date | string | null;
-  valid_until: Date | string | null;
-  last_used_at: Date | string | null;
 }
 
 interface Cached {

@@ -6,11 +6,11 @@
  *
  *   // functions/my-function/index.ts
  *   import { loadConfig } from "../_shared/config.ts";
- *   import { createDb } from "../_shared/db.ts";
+ *   import { openDb } from "../_shared/db.ts";
  *   import { createWithApiKey } from "../_shared/keys/with-api-key.ts";
  *
  *   const config = loadConfig(Deno.env.toObject());
- *   const db = createDb(config.databaseUrl!, { max: config.dbPoolMax });
+ *   const db = openDb(config);
  *   const withApiKey = createWithApiKey({ config, db });
  *
  *   export default {

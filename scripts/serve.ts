@@ -75,28 +75,34 @@ function pathOf(url: string): string {
   return end === -1 ? url.slice(start) : url.slice(start, end);
 }
 
-async function route(req: Request): Promise<Response> {
+const FUNCTION_PATH = /^\/functions\/v1\/([a-z0-9-]+)(?:\/|$)/;
+
+/** Not async: a function that answers synchronously (verify-key's hot path) is passed through without a promise. */
+function route(req: Request): Response | Promise<Response> {
   const pathname = pathOf(req.url);
-  const match = /^\/functions\/v1\/([a-z0-9-]+)(?:\/|$)/.exec(pathname);
+  const match = FUNCTION_PATH.exec(pathname);
   if (match) {
     const handler = handlers.get(match[1]);
     if (!handler) return errorJson(404, "not_found", `No function named ${match[1]}.`);
-    return await handler(req);
+    return handler(req);
   }
   if (req.method !== "GET" && req.method !== "HEAD") return errorJson(405, "method_not_allowed", "Only GET here.");
-  return await serveStatic(pathname);
+  return serveStatic(pathname);
 }
+
+const internalError = () => errorJson(500, "internal_error", "Something went wrong on our side.");
 
 try {
   Deno.serve({
     hostname,
     port,
     onListen: ({ port }) => console.log(`Keygate listening on http://${hostname}:${port} (functions: ${[...handlers.keys()].join(", ")})`),
-  }, async (req) => {
+  }, (req) => {
     try {
-      return await route(req);
+      const res = route(req);
+      return res instanceof Promise ? res.catch(internalError) : res;
     } catch {
-      return errorJson(500, "internal_error", "Something went wrong on our side.");
+      return internalError();
     }
   });
 } catch (err) {

@@ -16,11 +16,11 @@ export function sha256(text: string): Uint8Array {
   return nobleSha256(encoder.encode(text));
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Lower-case hex, e.g. for cache keys and logs that must not hold a secret. */
-export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
-  return out;
+/**
+ * The bytes as a string of char codes 0-255, made in one allocation: a Map
+ * key for a hash on the hot path (hex would cost a string per byte). Not for
+ * display or logs.
+ */
+export function toKeyString(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }

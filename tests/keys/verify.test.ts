@@ -39,6 +39,23 @@ describe("createKeyVerifier", () => {
     expect(db.calls).toEqual([]);
   });
 
+  it("answers a malformed key and a cache hit synchronously, and reads only on a miss", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg" });
+    expect(verifier.verify("kg_short")).toBeNull();
+    const miss = verifier.verify(key);
+    expect(miss).toBeInstanceOf(Promise);
+    const first = await miss;
+    expect(first?.userId).toBe(user.id);
+    const hit = verifier.verify(key);
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toBe(first); // the cached, frozen object
+    // One read, and the first use's last_used_at write; the hit added neither.
+    expect(db.calls).toEqual(["kg_verify_api_key", "kg_touch_api_key"]);
+  });
+
   it("refuses a well-formed unknown key with exactly one read", async () => {
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg" });

@@ -51,7 +51,7 @@ function parseLimit(url: URL): number {
   return limit;
 }
 
-export function createJobsHandler({ db, withApiKey }: JobsHandlerDeps): (req: Request) => Promise<Response> {
+export function createJobsHandler({ db, withApiKey }: JobsHandlerDeps): (req: Request) => Response | Promise<Response> {
   async function create(req: Request, ctx: ApiKeyContext): Promise<Response> {
     assertScopes(ctx.scopes, ["jobs:write"]);
     const body = await readJson(req, createBody);

@@ -10,11 +10,11 @@ const ALLOWED_HEADERS = "authorization, content-type, x-api-key, x-client-info, 
 export function withKeyCors(
   allowBrowserKeys: boolean,
   methods: string,
-  handler: (req: Request) => Promise<Response>,
-): (req: Request) => Promise<Response> {
+  handler: (req: Request) => Response | Promise<Response>,
+): (req: Request) => Response | Promise<Response> {
   const isPreflight = (req: Request) => req.method === "OPTIONS" && req.headers.has("access-control-request-method");
   if (!allowBrowserKeys) {
-    return (req) => (isPreflight(req) ? Promise.resolve(new Response(null, { status: 204 })) : handler(req));
+    return (req) => (isPreflight(req) ? new Response(null, { status: 204 }) : handler(req));
   }
   return async (req) => {
     const origin = req.headers.get("origin");

@@ -9,12 +9,12 @@
  * with `WWW-Authenticate` and one message for every kind of bad key.
  */
 import type { Config } from "../config.ts";
-import { json, type Logger, logError, methodNotAllowed, toResponse } from "../http.ts";
+import { type Logger, logError, methodNotAllowed, toResponse } from "../http.ts";
 import type { KeygateError } from "../errors.ts";
 import { invalidApiKey } from "./invalid-api-key.ts";
 import { withKeyCors } from "./key-cors.ts";
 import { presentedKey } from "./presented-key.ts";
-import type { KeyVerifier } from "./verify.ts";
+import type { KeyVerifier, VerifiedKey } from "./verify.ts";
 
 export interface VerifyKeyHandlerDeps {
   config: Pick<Config, "allowBrowserKeys">;
@@ -33,17 +33,38 @@ function refusal(err: KeygateError): () => Response {
 const refusedMissing = refusal(invalidApiKey(false));
 const refusedPresented = refusal(invalidApiKey(true));
 
+const OK_HEADERS = { "content-type": "application/json; charset=utf-8", ...NO_STORE };
+
+/**
+ * The 200 body of each verified key, serialized once. The verifier hands out
+ * one frozen object per cached key, so a cache hit costs a lookup here, not a
+ * JSON.stringify; entries go with the verifier's cache entries.
+ */
+const okBodies = new WeakMap<VerifiedKey, string>();
+
+function accepted(key: VerifiedKey): Response {
+  let body = okBodies.get(key);
+  if (body === undefined) {
+    body = JSON.stringify({ valid: true, user_id: key.userId, key_id: key.keyId, scopes: key.scopes, expires_at: key.expiresAt });
+    okBodies.set(key, body);
+  }
+  return new Response(body, { headers: OK_HEADERS });
+}
+
+function answer(presented: string | null, key: VerifiedKey | null): Response {
+  if (key) return accepted(key);
+  return presented === null ? refusedMissing() : refusedPresented();
+}
+
 export function createVerifyKeyHandler({ config, verifier, log = logError }: VerifyKeyHandlerDeps) {
-  async function handle(req: Request): Promise<Response> {
+  // Not async: a malformed key or a cache hit is answered without a promise.
+  function handle(req: Request): Response | Promise<Response> {
     try {
       if (req.method !== "GET" && req.method !== "POST") throw methodNotAllowed(["GET", "POST", "OPTIONS"]);
       const presented = presentedKey(req);
-      const key = await verifier.verify(presented);
-      if (!key) return presented === null ? refusedMissing() : refusedPresented();
-      return json(
-        { valid: true, user_id: key.userId, key_id: key.keyId, scopes: key.scopes, expires_at: key.expiresAt },
-        { headers: NO_STORE },
-      );
+      const verification = verifier.verify(presented);
+      if (!(verification instanceof Promise)) return answer(presented, verification);
+      return verification.then((key) => answer(presented, key), (err) => toResponse(err, log));
     } catch (err) {
       return toResponse(err, log);
     }

@@ -15,7 +15,7 @@
 import type { Db } from "../db.ts";
 import { type Logger, logError } from "../http.ts";
 import { parseApiKey } from "./format.ts";
-import { sha256, toHex } from "../hash.ts";
+import { sha256, toKeyString } from "../hash.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
 import { VerifyCache } from "./verify-cache.ts";
 import type { VerifyRow } from "../db-rows.ts";
@@ -30,9 +30,15 @@ export interface VerifiedKey {
   expiresAt: string | null;
 }
 
+/**
+ * The key's owner and scopes, or null for anything that is not a live key.
+ * Synchronous when no database read is needed (a malformed key, a cache hit):
+ * the hot path then costs no promise. `await` works on either.
+ */
+export type Verification = VerifiedKey | null | Promise<VerifiedKey | null>;
+
 export interface KeyVerifier {
-  /** The key's owner and scopes, or null for anything that is not a live key. */
-  verify(presented: string | null | undefined): Promise<VerifiedKey | null>;
+  verify(presented: string | null | undefined): Verification;
 }
 
 export interface KeyVerifierDeps {
@@ -95,17 +101,21 @@ export function createKeyVerifier({
     return entry;
   }
 
+  function used(found: Cached): VerifiedKey {
+    if (touches.shouldTouch(found.key.keyId, found.lastUsedAt, now())) touch(found.key.keyId);
+    return found.key;
+  }
+
   return {
-    async verify(presented) {
+    verify(presented) {
       const parsed = parseApiKey(presented, prefix);
       if (!parsed) return null;
       const hash = sha256(parsed.key);
-      const cacheKey = toHex(hash);
-      // A cache hit takes no extra promise: this is the path of nearly every request.
-      const found = cache.get(cacheKey) ?? await load(hash, cacheKey);
-      if (!found) return null;
-      if (touches.shouldTouch(found.key.keyId, found.lastUsedAt, now())) touch(found.key.keyId);
-      return found.key;
+      const cacheKey = toKeyString(hash);
+      const cached = cache.get(cacheKey);
+      // A cache hit answers synchronously: this is the path of nearly every request.
+      if (cached) return used(cached);
+      return load(hash, cacheKey).then((found) => (found ? used(found) : null));
     },
   };
 }

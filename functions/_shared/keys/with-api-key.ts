@@ -47,7 +47,7 @@ export interface WithApiKeyOptions {
   methods?: string;
 }
 
-export type WithApiKey = (options: WithApiKeyOptions, handler: ApiKeyHandler) => (req: Request) => Promise<Response>;
+export type WithApiKey = (options: WithApiKeyOptions, handler: ApiKeyHandler) => (req: Request) => Response | Promise<Response>;
 
 export interface WithApiKeyDeps {
   config: Pick<Config, "apiKeyPrefix" | "allowBrowserKeys">;

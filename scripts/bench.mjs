@@ -23,7 +23,7 @@
 // interleaved rounds (median of each), because single runs on two shared
 // cores swing by 10% or more. Bounded: about three minutes in all. Options
 // (environment): BENCH_CONNECTIONS (32), BENCH_SECONDS (8), BENCH_ROUNDS (3).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -31,7 +31,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { denoRunArgs } from "./deno-run.mjs";
+import { denoRunArgs, denoV8Flags } from "./deno-run.mjs";
 import { migrate } from "./migrate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -42,6 +42,16 @@ const WARMUP_SECONDS = 2;
 const WINDOWS = 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STATS_FLUSH_MS = 11_000; // an idle backend flushes its statistics within 10 s
+
+// With two or more cores and taskset (util-linux), the load generator gets
+// core 0 and the servers the others, so that they do not take turns on one
+// core: run-to-run spread drops from about 10% to a few percent. Postgres is
+// a system service and stays where the kernel puts it.
+const pinned = os.cpus().length >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+const serverCores = os.cpus().length > 2 ? `1-${os.cpus().length - 1}` : "1";
+function pin(cores, command, args) {
+  return pinned ? ["taskset", ["-c", cores, command, ...args]] : [command, args];
+}
 
 const adminUrl = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const log = (message) => process.stderr.write(`${message}\n`);
@@ -68,7 +78,7 @@ async function freePort() {
 /** Starts a Deno program that prints "listening" once it serves on $PORT. */
 async function startDeno(script, env) {
   const port = await freePort();
-  const child = spawn(deno, denoRunArgs(script), {
+  const child = spawn(...pin(serverCores, deno, denoRunArgs(script)), {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -109,7 +119,7 @@ async function startDeno(script, env) {
 async function load(url, headers, seconds = SECONDS) {
   const options = JSON.stringify({ url, headers, connections: CONNECTIONS, seconds });
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "scripts", "bench", "load.mjs"), options], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(...pin("0", process.execPath, [path.join(root, "scripts", "bench", "load.mjs"), options]), { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited with ${code}`))));
@@ -286,7 +296,9 @@ async function main() {
     const row = (label, r, floor) => [label, Math.round(r.rps), r.p50, r.p99, `${ratio(r.rps, floor.rps)}x`, p99Ratio(r, floor)];
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
     console.log(`\nKeygate verification benchmark: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
-      `Node ${process.version}, Postgres on 127.0.0.1, autocannon ${CONNECTIONS} connections, ${SECONDS} s runs\n`);
+      `Node ${process.version}, Postgres on 127.0.0.1, autocannon ${CONNECTIONS} connections, ${SECONDS} s runs; ` +
+      `every Deno process (floors included) runs with ${denoV8Flags.join(" ")}; ` +
+      (pinned ? `load generator on core 0, servers on core(s) ${serverCores}\n` : "processes not pinned to cores\n"));
     console.log(table([
       ["scenario", "req/s", "p50 ms", "p99 ms", "rps/floor", "p99/floor"],
       row(`L0 floor: constant JSON (median of ${ROUNDS})`, l0, l0),

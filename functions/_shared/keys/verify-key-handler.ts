@@ -64,7 +64,8 @@ export function createVerifyKeyHandler({ config, verifier, log = logError }: Ver
       const presented = presentedKey(req);
       const verification = verifier.verify(presented);
       if (!(verification instanceof Promise)) return answer(presented, verification);
-      return verification.then((key) => answer(presented, key), (err) => toResponse(err, log));
+      // The promise's own catch: a `return` from this try does not wait for it (STYLE.md 7).
+      return verification.then((key) => answer(presented, key)).catch((err) => toResponse(err, log));
     } catch (err) {
       return toResponse(err, log);
     }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { generateApiKey } from "../../functions/_shared/keys/format.ts";
+import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
+import { insertKey } from "../keys/helpers.ts";
 
 async function health(server: RunningServer) {
   const res = await fetch(`${server.url}/functions/v1/health`);
@@ -44,5 +46,32 @@ describe("a database outage", () => {
     }
     expect(after.status).toBe(200);
     expect(server.output()).not.toMatch(/postgres(ql)?:\/\/[^\s"]*@/);
+  });
+
+  it("answers key checks that need the database 503, never 401, and recovers by itself", async () => {
+    const user = await createUser(database.admin);
+    const { key } = await insertKey(database.admin, user.id);
+    const fn = (path: string, apiKey: string) => fetch(`${server.url}/functions/v1/${path}`, { headers: { "x-api-key": apiKey } });
+    const unseen = generateApiKey("kg"); // well-formed: only the database can say it is unknown
+
+    await proxy.cut();
+    for (const res of [await fn("verify-key", unseen), await fn("verify-key", key), await fn("jobs", key)]) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect((await res.json()).error.code).toBe("service_unavailable");
+    }
+    // A malformed key needs no database: still the usual refusal.
+    expect((await fn("verify-key", "kg_not-a-key")).status).toBe(401);
+
+    await proxy.restore();
+    let after = await fn("verify-key", key);
+    for (let i = 0; i < 20 && after.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await fn("verify-key", key);
+    }
+    expect(after.status).toBe(200);
+    expect((await fn("verify-key", unseen)).status).toBe(401);
+    expect((await fn("jobs", key)).status).toBe(200);
+    expect(server.output()).not.toContain(key);
   });
 });

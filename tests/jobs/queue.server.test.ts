@@ -320,6 +320,16 @@ describe("refusals of bad input", () => {
     expect(bad.map(refusal)).toEqual(bad.map(() => [400, "validation_failed"]));
     expect(await statusOf(t.admin, id)).toBe("queued");
     expect(Number((await t.admin.query("select count(*) from public.jobs where user_id = $1", [owner.userId])).rows[0].count)).toBe(1);
+    expect((await jobs(`jobs/${id}/fail`, owner.key, post({ error: "x" }))).status).toBe(409);
+
+    // Values the database itself refuses are the caller's fault too: 400, never a 5xx.
+    const odd = [
+      await jobs("jobs", owner.key, post({ type: "x", payload: { s: "nul\u0000" } })),
+      await jobs(`jobs?cursor=${btoa(`-999999999999999999.${id}`).replace(/=+$/, "")}`, owner.key),
+    ];
+    expect(odd.map(refusal)).toEqual(odd.map(() => [400, "validation_failed"]));
+    const ancient = await jobs("jobs", owner.key, post({ type: "ancient", run_at: "0001-01-01T00:00:00Z" }));
+    expect(ancient.status).toBe(202);
 
     expect(refusal(await jobs(`jobs/${crypto.randomUUID()}/cancel`, owner.key, post()))).toEqual([404, "not_found"]);
     expect(refusal(await jobs("jobs/not-a-uuid/cancel", owner.key, post()))).toEqual([404, "not_found"]);

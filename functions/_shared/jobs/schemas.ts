@@ -61,6 +61,7 @@ export function assertFieldSize(field: keyof typeof FIELD_CAPS, value: unknown):
 export function parseRunAt(value: string | undefined, now = Date.now()): Date | null {
   if (value === undefined) return null;
   const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new KeygateError("validation_failed", "run_at: not a date");
   if (at.getTime() - now > MAX_RUN_AT_DAYS * 86_400_000) {
     throw new KeygateError("validation_failed", `run_at: at most ${MAX_RUN_AT_DAYS} days ahead`);
   }

@@ -22,7 +22,7 @@ export const REFRESH_MS = 10_000;
 const STATUSES = /** @type {const} */ (["queued", "running", "succeeded", "failed", "canceled"]);
 /** Stops the previous sign-in's refresh timer. */
 let stopRefreshing = () => {};
-const STATUS_CLASS = { queued: "rotating", running: "rotating", succeeded: "active", failed: "revoked", canceled: "expired" };
+const STATUS_CLASS = { queued: "rotating", running: "running", succeeded: "active", failed: "revoked", canceled: "expired" };
 
 /**
  * Progress in words: `{done, total}` as "3 / 10", a number or text as is,

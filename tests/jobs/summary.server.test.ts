@@ -4,6 +4,8 @@
  * in with a real session.
  */
 import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
@@ -119,6 +121,9 @@ describe.skipIf(!hasChromium && !required)("the dashboard's Jobs view in a real 
       const failed = view.locator('tr[data-status="failed"]');
       expect(await failed.textContent()).toContain("<b>no such month</b>");
       expect(await view.locator("b").count()).toBe(0);
+
+      // For a human look at the view; kept out of the work tree.
+      await page.screenshot({ path: path.join(os.tmpdir(), `keygate-jobs-view-${process.pid}.png`), fullPage: true });
 
       await jobs(`jobs/${user.ids.running}/complete`, user.key, post());
       await view.getByRole("button", { name: "Refresh jobs" }).click();

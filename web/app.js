@@ -7,6 +7,7 @@
 import { api, ApiError } from "./api.js";
 import { byId, h } from "./dom.js";
 import { keyRow } from "./key-row.js";
+import { showJobs } from "./jobs.js";
 import { curlExamples, describeError, describeLoginError, initials } from "./words.js";
 
 /** @typedef {import("./words.js").KeySummary} KeySummary */
@@ -141,6 +142,7 @@ function showSignedIn(user) {
   }
   setState("signed-in");
   loadKeys();
+  showJobs(byId("jobs-view", HTMLElement), handleApiError);
 }
 
 function isLoopbackPage() {

@@ -39,14 +39,38 @@ export interface VerifyRow {
   last_used_at: Date | null;
 }
 
-/** A `public.jobs` row (create_job, list_jobs, get_job). */
+/** A `public.jobs` row (list_jobs, get_job, claim_jobs and the transitions). */
 export interface JobRow {
   id: string;
   user_id: string;
+  /** The key that created the job. */
   api_key_id: string | null;
   type: string;
   payload: Record<string, unknown>;
-  status: string;
+  status: "queued" | "running" | "succeeded" | "failed" | "canceled";
   created_at: Date;
   updated_at: Date;
+  priority: number;
+  run_at: Date;
+  attempts: number;
+  max_attempts: number;
+  lease_seconds: number | null;
+  lease_expires_at: Date | null;
+  /** The key that claimed the job last. */
+  claimed_by_key_id: string | null;
+  progress: unknown;
+  result: unknown;
+  error: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  idempotency_key: string | null;
+  request_hash: Uint8Array | null;
+}
+
+/** A row of `keygate.create_job`: what became of a submission. */
+export interface JobSubmissionRow {
+  outcome: "created" | "replayed" | "idempotency_key_reused" | "rate_limited" | "job_limit_reached";
+  job_id: string | null;
+  job_created_at: Date | null;
+  retry_after: number | null;
 }

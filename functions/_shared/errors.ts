@@ -18,6 +18,11 @@ export type ErrorCode =
   | "method_not_allowed"
   | "conflict"
   | "key_limit_reached"
+  | "job_limit_reached"
+  | "idempotency_key_reused"
+  | "job_not_running"
+  | "job_already_finished"
+  | "lease_not_held"
   | "rate_limited"
   | "invalid_redirect"
   | "unknown_provider"
@@ -45,6 +50,11 @@ const defaultStatus: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   conflict: 409,
   key_limit_reached: 409,
+  job_limit_reached: 409,
+  idempotency_key_reused: 409,
+  job_not_running: 409,
+  job_already_finished: 409,
+  lease_not_held: 409,
   rate_limited: 429,
   invalid_redirect: 400,
   unknown_provider: 404,

@@ -210,8 +210,9 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             order by 1`,
         );
         expect(rows.map((r) => r.proname)).toEqual([
-          "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "find_user_by_identity",
-          "get_job", "get_session", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
+          "cancel_job", "claim_jobs", "complete_job", "count_jobs",
+          "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "fail_job", "find_user_by_identity",
+          "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
           "touch_api_key", "upsert_user_from_identity", "verify_api_key",
         ]);
         expect(rows.filter((r) => !r.can)).toEqual([]);

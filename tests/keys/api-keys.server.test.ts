@@ -48,7 +48,7 @@ describe("POST /api-keys", () => {
     const user = await createSignedInUser(t.admin);
     const all = await call(server.url, "api-keys", asUser(user, { method: "POST" }));
     expect(all.status).toBe(201);
-    expect(all.body).toMatchObject({ name: "API key", scopes: ["jobs:read", "jobs:write"], expires_at: null });
+    expect(all.body).toMatchObject({ name: "API key", scopes: ["jobs:read", "jobs:write", "jobs:work"], expires_at: null });
     const none = await call(server.url, "api-keys", asUser(user, { method: "POST", json: { scopes: [] } }));
     expect(none.body.scopes).toEqual([]);
   });

@@ -6,7 +6,8 @@ import { KeygateError } from "../errors.ts";
 
 export const SCOPES = {
   "jobs:read": "List and read the key owner's jobs.",
-  "jobs:write": "Submit jobs on the key owner's behalf.",
+  "jobs:write": "Submit and cancel jobs on the key owner's behalf.",
+  "jobs:work": "Claim the key owner's jobs and report on them: heartbeat, complete, fail.",
 } as const;
 
 export type Scope = keyof typeof SCOPES;

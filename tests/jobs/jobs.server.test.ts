@@ -1,10 +1,10 @@
-/** The `jobs` function (and so `withApiKey`) through the real Deno server. */
+/** The `jobs` function (and so `withApiKey`) through the real Deno server: submit, read, refusals. */
 import { FunctionsHttpError } from "@supabase/supabase-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackendJob } from "../../examples/backend-job.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
-import { call, insertKey } from "./helpers.ts";
+import { call, insertKey } from "../keys/helpers.ts";
 
 let t: TestDatabase;
 let server: RunningServer;
@@ -14,8 +14,8 @@ let bob: { id: string; key: string };
 beforeAll(async () => {
   t = await createTestDatabase();
   server = await startServer({ databaseUrl: t.url });
-  const a = await createUser(t.admin);
-  const b = await createUser(t.admin);
+  const a = await createUser(t.admin, { role: "member" });
+  const b = await createUser(t.admin, { role: "member" });
   const ak = await insertKey(t.admin, a.id);
   alice = { id: a.id, key: ak.key, keyId: ak.id };
   bob = { id: b.id, key: (await insertKey(t.admin, b.id)).key };
@@ -39,7 +39,7 @@ describe("jobs", () => {
 
     const one = await jobs(`jobs/${res.body.id}`, alice.key);
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ id: res.body.id, type: "report.generate", status: "queued", payload: { month: "2026-11" }, api_key_id: alice.keyId });
+    expect(one.body).toMatchObject({ id: res.body.id, type: "report.generate", status: "queued", payload: { month: "2026-11" }, created_by_key_id: alice.keyId, claimed_by_key_id: null, attempts: 0 });
     const list = await jobs("jobs", alice.key);
     expect(list.body.jobs.map((j: { id: string }) => j.id)).toContain(res.body.id);
   });
@@ -54,7 +54,7 @@ describe("jobs", () => {
   });
 
   it("lists newest first and honours limit", async () => {
-    const user = await createUser(t.admin);
+    const user = await createUser(t.admin, { role: "member" });
     const { key } = await insertKey(t.admin, user.id);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await jobs("jobs", key, { method: "POST", json: { type: `t${i}` } })).body.id);
@@ -63,7 +63,7 @@ describe("jobs", () => {
   });
 
   it("answers 403 insufficient_scope to a key without the route's scope", async () => {
-    const user = await createUser(t.admin);
+    const user = await createUser(t.admin, { role: "member" });
     const readOnly = await insertKey(t.admin, user.id, { scopes: ["jobs:read"] });
     const writeOnly = await insertKey(t.admin, user.id, { scopes: ["jobs:write"] });
     const post = await jobs("jobs", readOnly.key, { method: "POST", json: { type: "x" } });
@@ -98,7 +98,7 @@ describe("jobs", () => {
   });
 
   it("refuses bad bodies: 400, 415, 413, and creates nothing", async () => {
-    const user = await createUser(t.admin);
+    const user = await createUser(t.admin, { role: "member" });
     const { key } = await insertKey(t.admin, user.id);
     for (const json of [{}, { type: "" }, { type: "has space" }, { type: "x".repeat(65) }, { type: "x", payload: [1] }, { type: "x", payload: "s" }, { type: "x", extra: 1 }]) {
       expect((await jobs("jobs", key, { method: "POST", json })).status, JSON.stringify(json)).toBe(400);

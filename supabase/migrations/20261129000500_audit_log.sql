@@ -131,7 +131,7 @@ create type keygate.audit_event_info as (
 
 -- Events newest first, below the cursor `p_before_id`, filtered by any of
 -- actor, target user, either of them (`p_user_id`: a user's own activity),
--- action and outcome. At most p_limit (1..100) rows.
+-- action and outcome. At most p_limit (1..101: a page of 100 and one more, to know whether another page follows) rows.
 create function keygate.list_audit_events(
   p_before_id bigint default null,
   p_limit integer default 50,
@@ -157,7 +157,7 @@ as $$
      and (p_action is null or e.action = p_action)
      and (p_outcome is null or e.outcome = p_outcome)
    order by e.id desc
-   limit greatest(1, least(coalesce(p_limit, 50), 100))
+   limit greatest(1, least(coalesce(p_limit, 50), 101))
 $$;
 
 revoke execute on function

@@ -153,7 +153,7 @@ $$;
 
 -- Users whose email or name contains p_query (case-insensitive; null or ''
 -- for all), ordered by lower(email) then id, after the cursor
--- (p_after_email, p_after_id). At most p_limit (1..100) rows.
+-- (p_after_email, p_after_id). At most p_limit (1..101: a page of 100 and one more, to know whether another page follows) rows.
 create function keygate.admin_list_users(
   p_query text default null,
   p_after_email text default null,
@@ -171,7 +171,7 @@ as $$
           or strpos(lower(coalesce(u.name, '')), lower(p_query)) > 0)
      and (p_after_email is null or (lower(u.email), u.id) > (p_after_email, coalesce(p_after_id, '00000000-0000-0000-0000-000000000000'::uuid)))
    order by lower(u.email), u.id
-   limit greatest(1, least(coalesce(p_limit, 50), 100))
+   limit greatest(1, least(coalesce(p_limit, 50), 101))
 $$;
 
 create function keygate.admin_get_user(p_user_id uuid) returns setof keygate.admin_user_info

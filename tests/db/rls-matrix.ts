@@ -227,7 +227,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
           "admin_get_user", "admin_list_users", "admin_revoke_key", "admin_set_user_active", "admin_update_user",
           "admin_update_user_by_email", "admin_user_info", "all_capabilities", "append_audit_event",
           "assert_not_last_admin", "audit_events_append_only", "audit_retention", "effective_capabilities",
-          "end_sessions_of_deactivated_user", "list_audit_events", "role_allows_scope", "scopes_above_role",
+          "end_sessions_of_deactivated_user", "list_audit_events", "record_sign_in", "record_sign_out", "role_allows_scope",
+          "scopes_above_role",
         ].sort());
         expect(rows.filter((r) => !r.can)).toEqual([]);
       });

@@ -104,6 +104,7 @@ function setState(state) {
 async function showSignedOut() {
   hideNewKey();
   setState("signed-out");
+  document.dispatchEvent(new Event("keygate:signed-out")); // activity.js, admin.js
   $.providers.replaceChildren(h("li", { class: "muted" }, ["Loading sign-in options…"]));
   try {
     /** @type {{ providers: { id: string, name: string }[] }} */
@@ -141,6 +142,7 @@ function showSignedIn(user) {
   }
   setState("signed-in");
   loadKeys();
+  document.dispatchEvent(new CustomEvent("keygate:signed-in", { detail: user })); // activity.js, admin.js
 }
 
 function isLoopbackPage() {
@@ -163,6 +165,7 @@ async function loadKeys() {
     const { keys } = await api("api-keys");
     if (request !== keysRequest) return;
     renderKeys(keys);
+    document.dispatchEvent(new Event("keygate:keys-loaded")); // activity.js
   } catch (err) {
     handleApiError(err);
   } finally {

@@ -5,7 +5,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(41);
+select plan(44);
 
 -- Tables: RLS on, no client privilege, the service role only reads the log.
 select ok((select relrowsecurity from pg_class where oid = 'public.audit_events'::regclass), 'RLS is enabled on public.audit_events');
@@ -41,6 +41,25 @@ select ok(keygate.role_allows_scope('member', 'jobs:write') and not keygate.role
   'a member may use write scopes, not admin scopes');
 select ok(keygate.role_allows_scope('admin', 'keys:admin'), 'an admin may use every scope');
 select is((select scopes from keygate.verify_api_key(sha256('pgtap member key'))), '{jobs:read,jobs:write}'::text[], 'a member''s key verifies with its scopes');
+-- verify_api_key writes the ceiling inline: it must agree with role_allows_scope for every role.
+insert into public.api_keys (user_id, name, start, key_hash, scopes) values
+  ('b0000000-0000-4000-8000-0000000000b1', 'every level', 'kg_levels0', sha256('pgtap levels key'), '{a:read,b:write,c:work,d:admin,e}');
+update public.users set role = 'viewer' where id = 'b0000000-0000-4000-8000-0000000000b1';
+select is((select scopes from keygate.verify_api_key(sha256('pgtap levels key'))),
+  array(select s from unnest('{a:read,b:write,c:work,d:admin,e}'::text[]) with ordinality as t(s, n)
+         where keygate.role_allows_scope('viewer', s) order by n),
+  'verify_api_key applies role_allows_scope''s rule to a viewer''s key');
+update public.users set role = 'member' where id = 'b0000000-0000-4000-8000-0000000000b1';
+select is((select scopes from keygate.verify_api_key(sha256('pgtap levels key'))),
+  array(select s from unnest('{a:read,b:write,c:work,d:admin,e}'::text[]) with ordinality as t(s, n)
+         where keygate.role_allows_scope('member', s) order by n),
+  'verify_api_key applies role_allows_scope''s rule to a member''s key');
+update public.users set role = 'admin' where id = 'b0000000-0000-4000-8000-0000000000b1';
+select is((select scopes from keygate.verify_api_key(sha256('pgtap levels key'))),
+  array(select s from unnest('{a:read,b:write,c:work,d:admin,e}'::text[]) with ordinality as t(s, n)
+         where keygate.role_allows_scope('admin', s) order by n),
+  'verify_api_key applies role_allows_scope''s rule to a admin''s key');
+update public.users set role = 'member' where id = 'b0000000-0000-4000-8000-0000000000b1';
 select keygate.admin_update_user('a0000000-0000-4000-8000-0000000000a1', 'b0000000-0000-4000-8000-0000000000b1', 'viewer', null);
 select is((select scopes from keygate.verify_api_key(sha256('pgtap member key'))), '{jobs:read}'::text[], 'demoted to viewer, the key loses its write scope');
 select is((select scopes from public.api_keys where start = 'kg_member0'), '{jobs:read,jobs:write}'::text[], 'the stored key is not rewritten');

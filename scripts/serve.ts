@@ -4,7 +4,7 @@
  * (the static files of web/) at /. Each function's entry file is imported as
  * is; its default export's `fetch` handles the requests under its name.
  */
-const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs"];
+const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin"];
 const root = new URL("../", import.meta.url);
 const webRoot = new URL("web/", root);
 

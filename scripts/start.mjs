@@ -162,6 +162,8 @@ async function main() {
       OIDC_CLIENT_ID: devProvider.clientId,
       OIDC_CLIENT_SECRET: devProvider.clientSecret,
       OIDC_NAME: "Development sign-in (not for production)",
+      // Anyone may sign in as anyone here, so viewer protects nothing; member lets a newcomer's key submit jobs.
+      DEFAULT_ROLE: env.DEFAULT_ROLE ?? "member",
     });
     providers.push(`development OpenID provider at ${devProvider.issuer}`);
   }
@@ -192,7 +194,7 @@ async function main() {
         "",
         "Keygate is running.",
         `  Dashboard: ${publicUrl}/`,
-        `  Functions: ${publicUrl}/functions/v1/<name>  (health, auth, api-keys, verify-key, jobs)`,
+        `  Functions: ${publicUrl}/functions/v1/<name>  (health, auth, api-keys, verify-key, jobs, admin)`,
         `  Database:  ${describeDatabase(databaseUrl, !external)}`,
         `  Sign-in:   ${providers.join(", ")}`,
         "  Stop:      Ctrl+C",

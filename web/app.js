@@ -105,6 +105,7 @@ function setState(state) {
 async function showSignedOut() {
   hideNewKey();
   setState("signed-out");
+  document.dispatchEvent(new Event("keygate:signed-out")); // activity.js, admin.js
   $.providers.replaceChildren(h("li", { class: "muted" }, ["Loading sign-in options…"]));
   try {
     /** @type {{ providers: { id: string, name: string }[] }} */
@@ -143,6 +144,7 @@ function showSignedIn(user) {
   setState("signed-in");
   loadKeys();
   showJobs(byId("jobs-view", HTMLElement), handleApiError);
+  document.dispatchEvent(new CustomEvent("keygate:signed-in", { detail: user })); // activity.js, admin.js
 }
 
 function isLoopbackPage() {
@@ -165,6 +167,7 @@ async function loadKeys() {
     const { keys } = await api("api-keys");
     if (request !== keysRequest) return;
     renderKeys(keys);
+    document.dispatchEvent(new Event("keygate:keys-loaded")); // activity.js
   } catch (err) {
     handleApiError(err);
   } finally {

@@ -23,6 +23,8 @@ const MESSAGES = /** @type {Record<string, string>} */ ({
   rate_limited: "That was a lot of requests at once. Please wait a minute and try again.",
   csrf_origin_mismatch: "The server refused a request that didn't come from its own address. Reload the page and try again.",
   forbidden: "You aren't allowed to do that.",
+  scope_above_role: "Your role doesn't allow one of those scopes. Untick it, or ask an administrator for a higher role.",
+  last_admin: "That is the last active admin: make someone else an admin first.",
   not_found: "That key no longer exists. The list has been refreshed.",
   payload_too_large: "That was too much text. Please shorten it and try again.",
   service_unavailable: "The service is unavailable for a moment (is the database up?). Please try again shortly.",

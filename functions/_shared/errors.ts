@@ -33,7 +33,9 @@ export type ErrorCode =
   | "email_unverified"
   | "user_inactive"
   | "service_unavailable"
-  | "internal_error";
+  | "internal_error"
+  | "scope_above_role"
+  | "last_admin";
 
 const defaultStatus: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -66,6 +68,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   user_inactive: 403,
   service_unavailable: 503,
   internal_error: 500,
+  scope_above_role: 403,
+  last_admin: 409,
 };
 
 export class KeygateError extends Error {

@@ -6,8 +6,10 @@
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
 import { createAuthHandler } from "../_shared/auth/handler.ts";
+import { loadRoleSettings } from "../_shared/admin/role-settings.ts";
 
-const config = loadConfig(Deno.env.toObject());
+const env = Deno.env.toObject();
+const config = loadConfig(env);
 const db = openDb(config);
 
-export default { fetch: createAuthHandler({ config, db }) };
+export default { fetch: createAuthHandler({ config, db, roles: loadRoleSettings(env) }) };

@@ -9,7 +9,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientRole, Outcome, SqlRunner } from "../helpers/rls.ts";
 
-const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions"] as const;
+const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions", "user_capabilities"] as const;
+/** Tables outside the matrix, with checks of their own below: the append-only audit log. */
+const OTHER_TABLES = ["audit_events"];
 type Table = (typeof TABLES)[number];
 type Operation = "select" | "insert" | "update" | "delete";
 
@@ -46,6 +48,12 @@ const statements: Record<Table, Record<Operation, string>> = {
     update: "update public.sessions set expires_at = now() + interval '10 years' where user_id = $1 returning user_id as owner",
     delete: "delete from public.sessions where user_id = $1 returning user_id as owner",
   },
+  user_capabilities: {
+    select: "select user_id as owner from public.user_capabilities",
+    insert: "insert into public.user_capabilities (user_id, capability) values ($1, 'users.manage') returning user_id as owner",
+    update: "update public.user_capabilities set granted_at = now() where user_id = $1 returning user_id as owner",
+    delete: "delete from public.user_capabilities where user_id = $1 returning user_id as owner",
+  },
 };
 
 const OWN_ROWS_READABLE: Table[] = ["users", "user_identities", "api_keys", "jobs"];
@@ -81,6 +89,8 @@ async function arrange(runner: SqlRunner): Promise<Fixture> {
       "insert into public.sessions (user_id, token_hash, expires_at) values ($1, sha256(convert_to(gen_random_uuid()::text, 'utf8')), now() + interval '1 day')",
       [id],
     );
+    await runner.admin("insert into public.user_capabilities (user_id, capability) values ($1, 'users.read')", [id]);
+    await runner.admin("select keygate.append_audit_event('test.arranged', 'success', $1, $1)", [id]);
   }
   return { owner: ids[0], other: ids[1], linked: ids[2], linkedSubject };
 }
@@ -214,7 +224,13 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
           "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "fail_job", "find_user_by_identity",
           "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
           "touch_api_key", "upsert_user_from_identity", "verify_api_key",
-        ]);
+          // Roles, capabilities, the admin API and the audit log.
+          "admin_get_user", "admin_list_users", "admin_revoke_key", "admin_set_user_active", "admin_update_user",
+          "admin_update_user_by_email", "admin_user_info", "all_capabilities", "append_audit_event",
+          "assert_not_last_admin", "audit_events_append_only", "audit_retention", "effective_capabilities",
+          "end_sessions_of_deactivated_user", "list_audit_events", "record_sign_in", "record_sign_out", "role_allows_scope",
+          "scopes_above_role",
+        ].sort());
         expect(rows.filter((r) => !r.can)).toEqual([]);
       });
 
@@ -231,13 +247,34 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
       });
     });
 
+    describe("audit_events (append-only)", () => {
+      const audit = {
+        select: "select actor_id as owner from public.audit_events",
+        insert: "insert into public.audit_events (action, outcome, actor_id) values ('forged', 'success', $1) returning actor_id as owner",
+        update: "update public.audit_events set outcome = 'failure' where actor_id = $1 returning actor_id as owner",
+        delete: "delete from public.audit_events where actor_id = $1 returning actor_id as owner",
+      };
+      it.each(["select", "insert", "update", "delete"] as const)("no client role may %s", async (op) => {
+        const values = op === "select" ? [] : [f.owner];
+        expectDenied(await runner.as("anon", claimsFor("anon"), audit[op], values));
+        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), audit[op], values));
+      });
+      it("service_role reads every event and may not insert, update or delete one", async () => {
+        const seen = owners(await runner.as("service_role", claimsFor("service_role"), audit.select));
+        expect(seen).toEqual(expect.arrayContaining([f.owner, f.other, f.linked]));
+        for (const op of ["insert", "update", "delete"] as const) {
+          expectDenied(await runner.as("service_role", claimsFor("service_role"), audit[op], [f.owner]));
+        }
+      });
+    });
+
     describe("tables and policies", () => {
       it("has row level security enabled on every table in public", async () => {
         const rows = await runner.admin<{ relname: string; relrowsecurity: boolean }>(
           `select relname, relrowsecurity from pg_class
             where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') order by relname`,
         );
-        expect(rows.map((r) => r.relname)).toEqual([...TABLES].sort());
+        expect(rows.map((r) => r.relname)).toEqual([...TABLES, ...OTHER_TABLES].sort());
         expect(rows.filter((r) => !r.relrowsecurity)).toEqual([]);
       });
 
@@ -257,7 +294,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
           `select r || ' ' || p || ' ' || t as grant
              from unnest(array['anon', 'authenticated']) r,
                   unnest(array['insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p,
-                  unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions']) t
+                  unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions',
+                               'public.user_capabilities', 'public.audit_events']) t
             where has_table_privilege(r, t, p) or (p in ('insert', 'update', 'references') and has_any_column_privilege(r, t, p))`,
         );
         expect(rows).toEqual([]);

@@ -46,7 +46,7 @@ describe("keygate.create_session and get_session", () => {
     const user = await createUser(database.admin, { name: "Sam" });
     const { hash, expiresAt } = await createSession(user.id);
     expect(Math.abs(expiresAt.getTime() - (Date.now() + TTL * 1000))).toBeLessThan(60_000);
-    expect(await getSession(hash)).toEqual({ user_id: user.id, email: user.email, name: "Sam", image_url: null, role: "viewer", expires_at: expiresAt });
+    expect(await getSession(hash)).toEqual({ user_id: user.id, email: user.email, name: "Sam", image_url: null, role: "member", expires_at: expiresAt });
   });
 
   it("returns nothing for an unknown or expired token", async () => {

@@ -198,7 +198,7 @@ describe("public.users constraints", () => {
   });
 
   it("defaults role to viewer and accepts only viewer, member and admin", async () => {
-    const { rows } = await database.admin.query("select role from public.users where id = $1", [(await createUser(database.admin)).id]);
+    const { rows } = await database.admin.query("insert into public.users (email) values ('default-role@example.test') returning role");
     expect(rows[0].role).toBe("viewer");
     const err = await createUser(database.admin, { role: "owner" }).then(() => null, (e) => e);
     expect(err).toMatchObject({ code: "23514" });

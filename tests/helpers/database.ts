@@ -66,7 +66,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 let userCounter = 0;
 
-/** Inserts a user directly (as the superuser), for tests that need one. */
+/**
+ * Inserts a user directly (as the superuser), for tests that need one. The
+ * role defaults to `member`, whose keys may use every read and write scope
+ * (a `viewer`'s keys verify with read scopes only); suites about roles pass one.
+ */
 export async function createUser(
   admin: pg.Pool,
   fields: { email?: string; name?: string; role?: string; is_active?: boolean } = {},
@@ -75,7 +79,7 @@ export async function createUser(
   const email = fields.email ?? `user${userCounter}-${randomUUID().slice(0, 8)}@example.test`;
   const { rows } = await admin.query(
     `insert into public.users (email, name, role, is_active)
-     values ($1, $2, coalesce($3, 'viewer'), coalesce($4, true)) returning id, email`,
+     values ($1, $2, coalesce($3, 'member'), coalesce($4, true)) returning id, email`,
     [email, fields.name ?? null, fields.role ?? null, fields.is_active ?? null],
   );
   return rows[0];

@@ -108,7 +108,7 @@ describe("npm start on a fresh machine", () => {
       reset.child.kill("SIGTERM");
       await reset.exited;
     }
-  });
+  }, 120_000); // a fresh migration, like beforeAll's: waitFor allows 90 s
 });
 
 describe("npm start without a provider on a public URL", () => {

@@ -5,7 +5,8 @@
  * (missing, expired, tampered, from another browser) the answer is a JSON
  * `login_expired`. With one, every failure (state mismatch, provider error,
  * wrong issuer, bad ID token, unverified email, inactive user) is a 302 to the
- * dashboard with `?error=<code>`, and nothing is written to the database: the
+ * dashboard with `?error=<code>`, and nothing is written to the database but
+ * the refusal's audit event (audit/auth-events.ts): the
  * user upsert and the session are one statement, reached only on success.
  */
 import type { Config } from "../config.ts";
@@ -18,6 +19,8 @@ import type { LoginState, LoginStateSealer } from "./login-state.ts";
 import type { OAuthProvider } from "./oauth-provider.ts";
 import { SESSION_MAX_LIFETIME_SECONDS } from "./sessions.ts";
 import { recordSignIn } from "./sign-in.ts";
+import type { RoleSettings } from "../admin/role-settings.ts";
+import { recordSignInEvent, recordSignInRefusal } from "../audit/auth-events.ts";
 
 export interface CallbackDeps {
   config: Config;
@@ -27,6 +30,8 @@ export interface CallbackDeps {
   cookies: CookieSettings;
   redirectUri: (providerId: string) => string;
   log: Logger;
+  /** DEFAULT_ROLE and ADMIN_EMAILS, applied on a user's first sign-in. */
+  roles?: RoleSettings;
 }
 
 /** Constant-time comparison of two strings (state values). */
@@ -63,7 +68,8 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     }
     const redirectUri = deps.redirectUri(provider.id);
     const profile = await provider.complete(url, { ...login, redirectUri });
-    const { token } = await recordSignIn(db, provider.id, profile);
+    const { token, userId } = await recordSignIn(db, provider.id, profile);
+    await recordSignInEvent(db, req, { userId, provider: provider.id, roles: deps.roles }, log);
     return token;
   }
 
@@ -92,6 +98,7 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
       let code = "internal_error";
       if (err instanceof KeygateError) code = err.code;
       else log("sign-in failed", { provider: providerId, name: err instanceof Error ? err.name : typeof err });
+      await recordSignInRefusal(db, req, providerId, code, log);
       return redirect(errorRedirect(config, login.redirectTo, code), [clearLogin]);
     }
   };

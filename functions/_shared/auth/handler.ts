@@ -7,6 +7,7 @@
  *   GET  /auth/callback/<provider>  302 back to redirect_to with a session
  *   GET  /auth/session              the signed-in user (cookie or Bearer)
  *   POST /auth/logout               ends the session server-side
+ *   GET  /auth/activity             the signed-in user's own audit events
  */
 import * as oauth from "oauth4webapi";
 import type { Config } from "../config.ts";
@@ -24,6 +25,9 @@ import { configuredProviders } from "./providers.ts";
 import { resolveRedirect } from "./redirect.ts";
 import { createUserResolver } from "./require-user.ts";
 import { createSessionStore } from "./sessions.ts";
+import type { RoleSettings } from "../admin/role-settings.ts";
+import { createActivityRoute } from "../audit/activity-handler.ts";
+import { recordSignOut } from "../audit/auth-events.ts";
 
 export interface AuthHandlerDeps {
   config: Config;
@@ -34,6 +38,8 @@ export interface AuthHandlerDeps {
   log?: Logger;
   /** Defaults to the providers the configuration enables. */
   providers?: Map<string, OAuthProvider>;
+  /** DEFAULT_ROLE and ADMIN_EMAILS (admin/role-settings.ts); new users are viewers without them. */
+  roles?: RoleSettings;
 }
 
 function sessionSecret(config: Config, log: Logger): string {
@@ -52,7 +58,8 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   const sessions = createSessionStore(db);
   const resolveUser = createUserResolver({ config, db, fetchImpl: deps.fetchImpl, now: deps.now });
   const redirectUri = (id: string) => `${config.publicUrl}/functions/v1/auth/callback/${id}`;
-  const callback = createCallbackHandler({ config, db, providers, sealer, cookies, redirectUri, log });
+  const callback = createCallbackHandler({ config, db, providers, sealer, cookies, redirectUri, log, roles: deps.roles });
+  const activity = createActivityRoute(db);
   const noStore = { "cache-control": "no-store" };
 
   async function login(req: Request, providerId: string): Promise<Response> {
@@ -87,6 +94,7 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     const token = readCookies(req).get(cookies.session.name);
     if (token) {
       assertAllowedOrigin(req, config.allowedRedirectOrigins);
+      await recordSignOut(db, req, token, log);
       await sessions.end(token);
     }
     const headers = new Headers(noStore);
@@ -117,6 +125,10 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     if (first === "session" && second === undefined) {
       only("GET");
       return await session(req);
+    }
+    if (first === "activity" && second === undefined) {
+      only("GET");
+      return await activity(req, await resolveUser(req));
     }
     if (first === "logout" && second === undefined) {
       only("POST");

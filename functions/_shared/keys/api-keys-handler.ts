@@ -6,8 +6,11 @@
  *   DELETE /api-keys/<id>         -> 204; not the caller's key (or not a uuid) -> 404
  *   POST   /api-keys/<id>/rotate  {grace_seconds?: 0..86400, default 3600} -> 201 like create
  *
- * A key created without `scopes` gets every documented scope; `[]` makes a
- * key that only identifies its owner. Cookie-authenticated POST/DELETE need
+ * A key created without `scopes` gets every documented scope the owner's role
+ * allows; `[]` makes a key that only identifies its owner. Asking for a scope
+ * above the role (creating, or rotating a key whose scopes the role no longer
+ * allows) is 403 `scope_above_role`. Creations, rotations and revocations are
+ * recorded in the audit log in the same statement that makes them. Cookie-authenticated POST/DELETE need
  * an allowed Origin (CSRF). Creation and rotation are limited per user to
  * `maxPerMinute` (429 with Retry-After) and creation to `maxActive` live keys
  * (409), both enforced in SQL under a lock on the user's row.
@@ -23,6 +26,9 @@ import { sha256 } from "../hash.ts";
 import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
 import { ALL_SCOPES, isScope } from "./scopes.ts";
 import type { ApiKeyInfoRow } from "../db-rows.ts";
+import { KeygateError } from "../errors.ts";
+import { recordAuditEvent } from "../audit/record-event.ts";
+import { requestMeta } from "../audit/request-meta.ts";
 
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;
@@ -113,26 +119,63 @@ export function createApiKeysHandler({
     return { key, start: keyStart(key), hash: sha256(key) };
   }
 
+  /** The scopes (of a new key, or of the key `keyId`) that the owner's role does not allow. */
+  async function scopesAboveRole(user: RequestUser, scopes: readonly string[] | null, keyId: string | null): Promise<string[]> {
+    const [row] = await db.query<{ above: string[] }>(
+      "select keygate.scopes_above_role($1, $2, $3) as above",
+      [user.id, scopes, keyId],
+    );
+    return row?.above ?? [];
+  }
+
+  async function refuseAboveRole(req: Request, user: RequestUser, action: string, above: string[], keyId: string | null) {
+    await recordAuditEvent(db, req, {
+      action,
+      outcome: "failure",
+      actorId: user.id,
+      targetUserId: user.id,
+      targetKeyId: keyId,
+      reason: "scope_above_role",
+      details: { scopes: above },
+    }, log);
+    throw new KeygateError("scope_above_role", `Your role does not allow the scope ${above.join(", ")}.`);
+  }
+
   async function create(req: Request, user: RequestUser): Promise<Response> {
     const body = await readJson(req, createBody);
     const { key, start, hash } = newKey();
-    const scopes = body.scopes ? [...new Set(body.scopes)] : ALL_SCOPES;
+    let scopes: string[];
+    if (body.scopes) {
+      scopes = [...new Set(body.scopes)];
+      const above = await scopesAboveRole(user, scopes, null);
+      if (above.length > 0) await refuseAboveRole(req, user, "key.created", above, null);
+    } else {
+      const above = await scopesAboveRole(user, ALL_SCOPES, null);
+      scopes = ALL_SCOPES.filter((scope) => !above.includes(scope));
+    }
     const expiresAt = body.expires_in_days ? new Date(now() + body.expires_in_days * DAY_MS).toISOString() : null;
+    const meta = requestMeta(req);
     const [info] = await db.query<ApiKeyInfoRow>(
-      "select * from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8)",
-      [user.id, body.name ?? "API key", start, hash, scopes, expiresAt, maxActive, maxPerMinute],
-      "kg_create_api_key",
+      `select k.*, keygate.append_audit_event('key.created', 'success', $1, $1, k.id, null, $9, $10,
+                     jsonb_build_object('name', k.name, 'scopes', to_jsonb(k.scopes)))
+         from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8) k`,
+      [user.id, body.name ?? "API key", start, hash, scopes, expiresAt, maxActive, maxPerMinute, meta.clientAddress, meta.userAgent],
     );
     return created(info, key);
   }
 
   async function rotate(req: Request, user: RequestUser, id: string): Promise<Response> {
     const body = await readJson(req, rotateBody);
+    const above = await scopesAboveRole(user, null, id);
+    if (above.length > 0) await refuseAboveRole(req, user, "key.rotated", above, id);
     const { key, start, hash } = newKey();
+    const grace = body.grace_seconds ?? DEFAULT_GRACE_SECONDS;
+    const meta = requestMeta(req);
     const [info] = await db.query<ApiKeyInfoRow>(
-      "select * from keygate.rotate_api_key($1, $2, $3, $4, $5, $6)",
-      [user.id, id, body.grace_seconds ?? DEFAULT_GRACE_SECONDS, start, hash, maxPerMinute],
-      "kg_rotate_api_key",
+      `select k.*, keygate.append_audit_event('key.rotated', 'success', $1, $1, k.id, null, $7, $8,
+                     jsonb_build_object('name', k.name, 'replaces', $9::text, 'grace_seconds', $3::integer))
+         from keygate.rotate_api_key($1, $2, $3, $4, $5, $6) k`,
+      [user.id, id, grace, start, hash, maxPerMinute, meta.clientAddress, meta.userAgent, id],
     );
     return created(info, key);
   }
@@ -142,11 +185,13 @@ export function createApiKeysHandler({
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 
-  async function revoke(user: RequestUser, id: string): Promise<Response> {
+  async function revoke(req: Request, user: RequestUser, id: string): Promise<Response> {
+    const meta = requestMeta(req);
     const [row] = await db.query<{ found: boolean }>(
-      "select keygate.revoke_api_key($1, $2) as found",
-      [user.id, id],
-      "kg_revoke_api_key",
+      `with r as materialized (select keygate.revoke_api_key($1, $2) as found)
+       select r.found, case when r.found then keygate.append_audit_event('key.revoked', 'success', $1, $1, $2, null, $3, $4) end
+         from r`,
+      [user.id, id, meta.clientAddress, meta.userAgent],
     );
     if (!row?.found) throw notFound();
     return new Response(null, { status: 204 });
@@ -162,7 +207,7 @@ export function createApiKeysHandler({
       case "list":
         return await list(user);
       case "revoke":
-        return await revoke(user, target.id);
+        return await revoke(req, user, target.id);
       case "rotate":
         return await rotate(req, user, target.id);
     }

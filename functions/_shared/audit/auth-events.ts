@@ -1,0 +1,49 @@
+/**
+ * The sign-in function's audit events: a sign-in (which also settles a new
+ * user's role, see role-settings.ts), a refused sign-in with its reason
+ * code, and a sign-out. Best effort, like record-event.ts: a failure to
+ * record is logged and changes no answer.
+ */
+import type { RoleSettings } from "../admin/role-settings.ts";
+import type { Db } from "../db.ts";
+import { type Logger, logError } from "../http.ts";
+import { hashSessionToken } from "../auth/sessions.ts";
+import { recordAuditEvent } from "./record-event.ts";
+import { requestMeta } from "./request-meta.ts";
+
+const DEFAULT_ROLES: RoleSettings = { defaultRole: "viewer", adminEmails: [] };
+
+export async function recordSignInEvent(
+  db: Db,
+  req: Request,
+  { userId, provider, roles = DEFAULT_ROLES }: { userId: string; provider: string; roles?: RoleSettings },
+  log: Logger = logError,
+): Promise<void> {
+  const meta = requestMeta(req);
+  try {
+    await db.query("select keygate.record_sign_in($1, $2, $3, $4, $5, $6)", [
+      userId,
+      provider,
+      roles.defaultRole,
+      roles.adminEmails,
+      meta.clientAddress,
+      meta.userAgent,
+    ]);
+  } catch (err) {
+    log("sign-in event not recorded", { name: err instanceof Error ? err.name : typeof err });
+  }
+}
+
+export async function recordSignInRefusal(db: Db, req: Request, provider: string, reason: string, log: Logger = logError) {
+  await recordAuditEvent(db, req, { action: "sign_in", outcome: "failure", reason, details: { provider } }, log);
+}
+
+/** Call before the session ends: the event names the session's user. */
+export async function recordSignOut(db: Db, req: Request, token: string, log: Logger = logError): Promise<void> {
+  const meta = requestMeta(req);
+  try {
+    await db.query("select keygate.record_sign_out($1, $2, $3)", [hashSessionToken(token), meta.clientAddress, meta.userAgent]);
+  } catch (err) {
+    log("sign-out event not recorded", { name: err instanceof Error ? err.name : typeof err });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Reads the audit log, newest first, a page at a time: the user's own
+ * activity (`GET /auth/activity`) and everyone's for holders of `audit.read`
+ * (`GET /admin/audit`). Filters and the cursor come from the query string:
+ *
+ *   ?limit=1..100 (default 50) &cursor=<next_cursor of the previous page>
+ *   &action=<name> &outcome=success|failure
+ *   &actor=<user id> &target=<user id> &user=<user id: actor or target>   (admin only)
+ *
+ * The answer is `{events: [...], next_cursor}`; `next_cursor` is null on the last page.
+ */
+import { z } from "zod";
+import type { Db } from "../db.ts";
+import { KeygateError } from "../errors.ts";
+
+export interface AuditEventRow {
+  id: string;
+  occurred_at: Date;
+  actor_id: string | null;
+  actor_email: string | null;
+  target_user_id: string | null;
+  target_email: string | null;
+  target_key_id: string | null;
+  action: string;
+  outcome: string;
+  reason: string | null;
+  client_address: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+}
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: "a user id" });
+
+const filters = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().regex(/^[1-9][0-9]{0,17}$/, { message: "the next_cursor of a previous page" }).optional(),
+  action: z.string().regex(/^[a-z][a-z_.]{1,63}$/, { message: "an event name such as sign_in" }).optional(),
+  outcome: z.enum(["success", "failure"]).optional(),
+  actor: uuid.optional(),
+  target: uuid.optional(),
+  user: uuid.optional(),
+});
+
+export type AuditQuery = z.infer<typeof filters>;
+
+const ownFilters = filters.omit({ actor: true, target: true, user: true });
+
+/** Parses the query string; `own` refuses the filters that name other users. */
+export function parseAuditQuery(url: URL, { own = false } = {}): AuditQuery {
+  const params = Object.fromEntries(url.searchParams);
+  const parsed = (own ? ownFilters : filters).safeParse(params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw new KeygateError("validation_failed", `${where}${issue?.message ?? "invalid query"}`);
+  }
+  return parsed.data;
+}
+
+function present(e: AuditEventRow) {
+  return {
+    id: String(e.id),
+    occurred_at: e.occurred_at,
+    action: e.action,
+    outcome: e.outcome,
+    reason: e.reason,
+    actor: e.actor_id ? { id: e.actor_id, email: e.actor_email } : null,
+    target: e.target_user_id ? { id: e.target_user_id, email: e.target_email } : null,
+    target_key_id: e.target_key_id,
+    client_address: e.client_address,
+    user_agent: e.user_agent,
+    details: e.details,
+  };
+}
+
+export async function listAuditEvents(db: Db, query: AuditQuery) {
+  const rows = await db.query<AuditEventRow>(
+    "select * from keygate.list_audit_events($1, $2, $3, $4, $5, $6, $7)",
+    [query.cursor ?? null, query.limit + 1, query.user ?? null, query.actor ?? null, query.target ?? null, query.action ?? null, query.outcome ?? null],
+  );
+  const page = rows.slice(0, query.limit);
+  return {
+    events: page.map(present),
+    next_cursor: rows.length > query.limit ? String(page[page.length - 1].id) : null,
+  };
+}

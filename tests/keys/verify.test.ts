@@ -227,6 +227,17 @@ describe("keys found not live", () => {
     expect(await verifier.verify(key)).not.toBeNull();
   });
 
+  it("shares one read among concurrent verifications of one key", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", cacheTtlMs: 0 });
+    const unknown = generateApiKey("kg");
+    const answers = await Promise.all([...Array(8)].flatMap(() => [verifier.verify(key), verifier.verify(unknown)]));
+    expect(answers.filter((a) => a !== null)).toHaveLength(8);
+    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+  });
+
   it("caches nothing with the cache off", async () => {
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg", cacheTtlMs: 0 });

@@ -2,8 +2,9 @@
  * The hot path: is this presented string a live API key, and whose?
  *
  *   parse (checksum, no I/O) -> SHA-256 -> bounded in-isolate caches (live
- *   keys; keys found not live) -> per-client failure limit ->
- *   `keygate.verify_api_key` (one indexed read, a named prepared statement)
+ *   keys; keys found not live) -> a read of the same key already under way ->
+ *   per-client failure limit -> `keygate.verify_api_key` (one indexed read,
+ *   a named prepared statement)
  *
  * and, at most once a minute per key, `keygate.touch_api_key` run after the
  * response (handed to `EdgeRuntime.waitUntil` where the runtime has it; its
@@ -109,6 +110,8 @@ export function createKeyVerifier({
   const notLive = new VerifyCache<true>({ ttlMs: cacheTtlMs, maxEntries: Math.min(NEGATIVE_CACHE_ENTRIES, cacheMaxEntries), now });
   const touches = new TouchLimiter(cacheMaxEntries);
   const failures = new FailureLimiter(failuresPerMinute);
+  // Reads under way, by key: concurrent misses of one key share a read (bounded by the keys in flight).
+  const inFlight = new Map<string, Promise<Cached | null>>();
 
   function touch(keyId: string): void {
     runInBackground(
@@ -165,10 +168,15 @@ export function createKeyVerifier({
       // A cache hit answers synchronously: this is the path of nearly every request.
       if (cached) return used(cached);
       if (notLive.get(cacheKey)) return null;
-      const client = from ? clientAddress(from, clientIpHeader) : null;
-      const decision = failures.take(client, now());
-      if (!decision.allowed) throw tooManyFailures(decision.retryAfterSeconds);
-      return load(hash, cacheKey, client).then((found) => (found ? used(found) : null));
+      let read = inFlight.get(cacheKey);
+      if (!read) {
+        const client = from ? clientAddress(from, clientIpHeader) : null;
+        const decision = failures.take(client, now());
+        if (!decision.allowed) throw tooManyFailures(decision.retryAfterSeconds);
+        read = load(hash, cacheKey, client).finally(() => inFlight.delete(cacheKey));
+        inFlight.set(cacheKey, read);
+      }
+      return read.then((found) => (found ? used(found) : null));
     },
   };
 }

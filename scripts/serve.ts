@@ -4,7 +4,7 @@
  * (the static files of web/) at /. Each function's entry file is imported as
  * is; its default export's `fetch` handles the requests under its name.
  */
-import { recordPeer } from "../functions/_shared/client-address.ts";
+import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
 
 const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs"];
 const root = new URL("../", import.meta.url);
@@ -86,9 +86,13 @@ function route(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Respons
   if (match) {
     const handler = handlers.get(match[1]);
     if (!handler) return errorJson(404, "not_found", `No function named ${match[1]}.`);
-    // The client's address, as the platform's gateway would vouch for it (per-client limits).
-    recordPeer(req, info);
-    return handler(req);
+    // The client's address, vouched for as the platform's gateway would (per-client limits).
+    enterLocalRequest(info);
+    try {
+      return handler(req);
+    } finally {
+      leaveLocalRequest();
+    }
   }
   if (req.method !== "GET" && req.method !== "HEAD") return errorJson(405, "method_not_allowed", "Only GET here.");
   return serveStatic(pathname);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientAddress, recordPeer } from "../functions/_shared/client-address.ts";
+import { clientAddress, enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
 import { loadKeySettings } from "../functions/_shared/keys/key-settings.ts";
 
 const request = (headers: Record<string, string> = {}) => new Request("http://127.0.0.1/", { headers });
@@ -14,18 +14,26 @@ describe("clientAddress", () => {
     expect(clientAddress(request({ "x-forwarded-for": "198.51.100.4" }))).toBeNull();
   });
 
-  it("prefers the peer the local server recorded over any header", () => {
-    const req = request({ "cf-connecting-ip": "192.0.2.1" });
-    recordPeer(req, { remoteAddr: { hostname: "127.0.0.2" } });
-    expect(clientAddress(req)).toBe("127.0.0.2");
-  });
-
   it("knows no address without the header, with it turned off, or with a value that is no address", () => {
     expect(clientAddress(request())).toBeNull();
     expect(clientAddress(request({ "cf-connecting-ip": "198.51.100.4" }), null)).toBeNull();
     for (const bad of ["198.51.100.4, 10.0.0.1", "<script>", "1".repeat(65)]) {
       expect(clientAddress(request({ "cf-connecting-ip": bad })), bad).toBeNull();
     }
+  });
+});
+
+// Last: once a local server has spoken, this module never reads a header again.
+describe("clientAddress under the local server", () => {
+  it("gives the TCP peer of the request being handed over, and never a header", () => {
+    const req = request({ "cf-connecting-ip": "192.0.2.1" });
+    enterLocalRequest({ remoteAddr: { hostname: "127.0.0.2" } });
+    try {
+      expect(clientAddress(req)).toBe("127.0.0.2");
+    } finally {
+      leaveLocalRequest();
+    }
+    expect(clientAddress(req)).toBeNull();
   });
 });
 

@@ -3,8 +3,14 @@
  * for it. Used to key per-client limits; never a security identity.
  *
  * - Locally, the server (scripts/serve.ts) knows the TCP peer from Deno.serve
- *   and records it here for each request it hands to a function: that wins,
- *   so a client's own header means nothing locally.
+ *   and brackets its synchronous hand-over of each request to a function with
+ *   `enterLocalRequest(info)` / `leaveLocalRequest()`. The key verifier asks
+ *   for the address synchronously, before its first await, so it sees that
+ *   request's peer; anything asked later gets null. Once a local server has
+ *   said so, headers are never read, so a client's own header means nothing
+ *   locally. (A WeakMap from request to peer would carry the address across
+ *   awaits too, but cost about a microsecond per request on the hot path;
+ *   `npm run bench`.)
  * - On Supabase, functions sit behind Supabase's gateway, which is fronted
  *   by Cloudflare: `cf-connecting-ip` is set by Cloudflare to the peer it
  *   saw, replacing any value a client sent. `x-forwarded-for` is not used:
@@ -12,19 +18,29 @@
  *   (CLIENT_IP_HEADER) for other hosts; without it, no address is known and
  *   per-client limits do not apply.
  */
-const peers = new WeakMap<Request, { remoteAddr: { hostname: string } }>();
+interface PeerInfo {
+  remoteAddr: { hostname: string };
+}
+
+let servedLocally = false;
+let currentPeer: PeerInfo | undefined;
 
 export const DEFAULT_CLIENT_IP_HEADER = "cf-connecting-ip";
 
-/** For the local server only: the TCP peer Deno.serve saw for this request (its `info`). */
-export function recordPeer(req: Request, info: { remoteAddr: { hostname: string } }): void {
-  peers.set(req, info);
+/** For the local server only: the request it is about to hand over came from this TCP peer (Deno.serve's `info`). */
+export function enterLocalRequest(info: PeerInfo): void {
+  servedLocally = true;
+  currentPeer = info;
+}
+
+/** For the local server only: the hand-over has returned (its promise may still be pending). */
+export function leaveLocalRequest(): void {
+  currentPeer = undefined;
 }
 
 /** The vouched-for client address of `req`, or null when nothing vouches for one. */
 export function clientAddress(req: Request, header: string | null = DEFAULT_CLIENT_IP_HEADER): string | null {
-  const peer = peers.get(req);
-  if (peer) return peer.remoteAddr.hostname;
+  if (servedLocally) return currentPeer ? currentPeer.remoteAddr.hostname : null;
   if (!header) return null;
   const value = req.headers.get(header)?.trim();
   // One address, not a list: a bounded, plain token (IPv4 or IPv6 text).

@@ -3,9 +3,12 @@
  * one client may cause: a token bucket per client address, `perMinute`
  * tokens refilled evenly over a minute, at most `perMinute` saved up.
  *
- * A read takes a token before it starts (so concurrent reads count too) and
- * a read that finds a live key gives it back: only failures spend the
- * budget. Malformed keys and cache hits cost no read and never reach it.
+ * `check` comes before a read and refuses a client with no token left;
+ * `charge` comes after a read that found no live key. Valid keys never
+ * spend anything, however many a client verifies at once. Reads already
+ * under way when the budget runs out are charged too, as debt (at most one
+ * more minute's worth), so a client that fires many at once waits longer
+ * afterwards. Malformed keys and cache hits cost no read and never get here.
  *
  * Pure: the clock comes in with each call, no I/O; the verifier applies the
  * decision (verify.ts) and the route turns a refusal into 429.
@@ -37,43 +40,31 @@ export class FailureLimiter {
     this.#maxClients = maxClients;
   }
 
-  #refilled(client: string, now: number): Bucket {
+  #tokens(client: string, now: number): number {
     const bucket = this.#buckets.get(client);
-    if (!bucket) return { tokens: this.#perMinute, at: now };
-    const tokens = Math.min(this.#perMinute, bucket.tokens + (Math.max(0, now - bucket.at) * this.#perMinute) / 60_000);
-    return { tokens, at: now };
+    if (!bucket) return this.#perMinute;
+    return Math.min(this.#perMinute, bucket.tokens + (Math.max(0, now - bucket.at) * this.#perMinute) / 60_000);
   }
 
-  /** Takes one token for a read about to start, or refuses with the wait. */
-  take(client: string | null, now: number): LimitDecision {
+  /** May this client start a read now? Changes nothing. */
+  check(client: string | null, now: number): LimitDecision {
     if (this.#perMinute === 0 || !client) return ALLOWED;
-    const bucket = this.#refilled(client, now);
-    if (bucket.tokens < 1) {
-      this.#store(client, bucket);
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(((1 - bucket.tokens) * 60) / this.#perMinute)) };
-    }
-    bucket.tokens -= 1;
-    this.#store(client, bucket);
-    return ALLOWED;
+    const tokens = this.#tokens(client, now);
+    if (tokens >= 1) return ALLOWED;
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(((1 - tokens) * 60) / this.#perMinute)) };
   }
 
-  /** The read found a live key: the token taken for it comes back. */
-  giveBack(client: string | null, now: number): void {
+  /** A read for this client found no live key: one token spent. */
+  charge(client: string | null, now: number): void {
     if (this.#perMinute === 0 || !client) return;
-    const bucket = this.#refilled(client, now);
-    bucket.tokens = Math.min(this.#perMinute, bucket.tokens + 1);
-    if (bucket.tokens >= this.#perMinute) this.#buckets.delete(client);
-    else this.#store(client, bucket);
+    const tokens = Math.max(-this.#perMinute, this.#tokens(client, now) - 1);
+    this.#buckets.delete(client);
+    // Maps iterate in insertion order: the first is the least recently charged client.
+    while (this.#buckets.size >= this.#maxClients) this.#buckets.delete(this.#buckets.keys().next().value as string);
+    this.#buckets.set(client, { tokens, at: now });
   }
 
   get size(): number {
     return this.#buckets.size;
-  }
-
-  #store(client: string, bucket: Bucket): void {
-    this.#buckets.delete(client);
-    // Maps iterate in insertion order: the first is the least recently seen client.
-    while (this.#buckets.size >= this.#maxClients) this.#buckets.delete(this.#buckets.keys().next().value as string);
-    this.#buckets.set(client, bucket);
   }
 }

@@ -21,7 +21,8 @@
  *
  * Failure limit: each read that finds no live key spends one of the
  * client's `failuresPerMinute` (keyed by the address the platform vouches
- * for, see client-address.ts). A client out of budget gets 429 for any key
+ * for, see client-address.ts); a read that finds one, or fails on our side,
+ * spends nothing. A client out of budget gets 429 for any key
  * that would need a read, its own valid keys included (a hit in the cache of
  * live keys is still served): the read is what the limit protects. Other
  * clients are unaffected.
@@ -124,20 +125,13 @@ export function createKeyVerifier({
   async function load(hash: Uint8Array, cacheKey: string, client: string | null): Promise<Cached | null> {
     // The entry's lifetime counts from here: the row may be read at any moment until the reply.
     const readAt = now();
-    let rows: VerifyRow[];
-    try {
-      rows = await db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash], "kg_verify_api_key");
-    } catch (err) {
-      // Our outage is not the client's failure.
-      failures.giveBack(client, now());
-      throw err;
-    }
+    const rows = await db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash], "kg_verify_api_key");
     const row = rows[0];
     if (!row) {
+      failures.charge(client, now());
       notLive.set(cacheKey, true, null, readAt);
       return null;
     }
-    failures.giveBack(client, now());
     const expiresAt = millis(row.expires_at);
     // Frozen: one cached object is handed to many requests.
     const entry: Cached = {
@@ -171,7 +165,7 @@ export function createKeyVerifier({
       let read = inFlight.get(cacheKey);
       if (!read) {
         const client = from ? clientAddress(from, clientIpHeader) : null;
-        const decision = failures.take(client, now());
+        const decision = failures.check(client, now());
         if (!decision.allowed) throw tooManyFailures(decision.retryAfterSeconds);
         read = load(hash, cacheKey, client).finally(() => inFlight.delete(cacheKey));
         inFlight.set(cacheKey, read);

@@ -136,7 +136,9 @@ export function loadConfig(env: Env): Config {
   if (jwksUrl) assertSecureUrl(jwksUrl, "SUPABASE_JWKS_URL");
   // The issuer comes from SUPABASE_URL: without it, a token of any project signed by a key in the set would pass.
   if ((jwks || jwksUrl) && !supabaseUrl) {
-    throw new Error("SUPABASE_JWKS or SUPABASE_JWKS_URL is set: set SUPABASE_URL too (the project URL; tokens must come from <SUPABASE_URL>/auth/v1)");
+    throw new Error(
+      "SUPABASE_JWKS or SUPABASE_JWKS_URL is set: set SUPABASE_URL too (the project URL; tokens must come from <SUPABASE_URL>/auth/v1)",
+    );
   }
 
   const origins = (present(env.ALLOWED_REDIRECT_ORIGINS) ?? publicOrigin)

@@ -108,7 +108,11 @@ export function createKeyVerifier({
   log = logError,
 }: KeyVerifierDeps): KeyVerifier {
   const cache = new VerifyCache<Cached>({ ttlMs: cacheTtlMs, maxEntries: cacheMaxEntries, now });
-  const notLive = new VerifyCache<true>({ ttlMs: cacheTtlMs, maxEntries: Math.min(NEGATIVE_CACHE_ENTRIES, cacheMaxEntries), now });
+  const notLive = new VerifyCache<true>({
+    ttlMs: cacheTtlMs,
+    maxEntries: Math.min(NEGATIVE_CACHE_ENTRIES, cacheMaxEntries),
+    now,
+  });
   const touches = new TouchLimiter(cacheMaxEntries);
   const failures = new FailureLimiter(failuresPerMinute);
   // Reads under way, by key: concurrent misses of one key share a read (bounded by the keys in flight).

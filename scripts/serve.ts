@@ -4,6 +4,8 @@
  * (the static files of web/) at /. Each function's entry file is imported as
  * is; its default export's `fetch` handles the requests under its name.
  */
+import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
+
 const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin"];
 const root = new URL("../", import.meta.url);
 const webRoot = new URL("web/", root);
@@ -78,13 +80,19 @@ function pathOf(url: string): string {
 const FUNCTION_PATH = /^\/functions\/v1\/([a-z0-9-]+)(?:\/|$)/;
 
 /** Not async: a function that answers synchronously (verify-key's hot path) is passed through without a promise. */
-function route(req: Request): Response | Promise<Response> {
+function route(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response | Promise<Response> {
   const pathname = pathOf(req.url);
   const match = FUNCTION_PATH.exec(pathname);
   if (match) {
     const handler = handlers.get(match[1]);
     if (!handler) return errorJson(404, "not_found", `No function named ${match[1]}.`);
-    return handler(req);
+    // The client's address, vouched for as the platform's gateway would (per-client limits).
+    enterLocalRequest(info);
+    try {
+      return handler(req);
+    } finally {
+      leaveLocalRequest();
+    }
   }
   if (req.method !== "GET" && req.method !== "HEAD") return errorJson(405, "method_not_allowed", "Only GET here.");
   return serveStatic(pathname);
@@ -97,9 +105,9 @@ try {
     hostname,
     port,
     onListen: ({ port }) => console.log(`Keygate listening on http://${hostname}:${port} (functions: ${[...handlers.keys()].join(", ")})`),
-  }, (req) => {
+  }, (req, info) => {
     try {
-      const res = route(req);
+      const res = route(req, info);
       return res instanceof Promise ? res.catch(internalError) : res;
     } catch {
       return internalError();

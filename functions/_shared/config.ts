@@ -15,6 +15,11 @@ export interface OidcConfig extends OAuthClientConfig {
   name: string;
 }
 
+/** A JSON Web Key Set, as jose reads it (kept structural so this module imports nothing). */
+export interface JsonWebKeySet {
+  keys: Array<Record<string, unknown>>;
+}
+
 export interface Config {
   port: number;
   publicUrl: string;
@@ -27,8 +32,14 @@ export interface Config {
   oidc: OidcConfig | undefined;
   allowedRedirectOrigins: string[];
   apiKeyPrefix: string;
-  supabaseJwks: string | undefined;
+  /** SUPABASE_URL without a trailing slash: Supabase Auth lives at `<it>/auth/v1`. */
+  supabaseUrl: string | undefined;
+  /** SUPABASE_JWKS, parsed (either form); undefined when not set. */
+  supabaseJwks: JsonWebKeySet | undefined;
+  /** SUPABASE_JWKS_URL, else `<SUPABASE_URL>/auth/v1/.well-known/jwks.json` when SUPABASE_JWKS is absent. */
   supabaseJwksUrl: string | undefined;
+  /** The key Supabase's gateway wants in `apikey` (a publishable key, else the legacy anon key). */
+  supabaseApiKey: string | undefined;
   allowBrowserKeys: boolean;
 }
 
@@ -73,6 +84,39 @@ export function assertSecureUrl(value: string, name: string): string {
   throw new Error(`${name} must use https (http is accepted only on loopback hosts)`);
 }
 
+/**
+ * SUPABASE_JWKS as Supabase sets it on hosted functions: a JWKS object
+ * (`{"keys": [...]}`) or a bare array of keys.
+ */
+export function parseSupabaseJwks(value: string): JsonWebKeySet {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error('SUPABASE_JWKS is not valid JSON (expected {"keys": [...]} or a bare array of keys)');
+  }
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "object" && k !== null && !Array.isArray(k))) {
+    throw new Error('SUPABASE_JWKS must be {"keys": [...]} or a bare array of keys');
+  }
+  return { keys };
+}
+
+/** The `apikey` for Supabase's gateway: SUPABASE_PUBLISHABLE_KEYS (a JSON object of named keys), else the single forms. */
+function supabaseApiKey(env: Env): string | undefined {
+  const named = present(env.SUPABASE_PUBLISHABLE_KEYS);
+  if (named) {
+    try {
+      const keys = JSON.parse(named) as Record<string, unknown>;
+      const key = keys?.default ?? Object.values(keys ?? {})[0];
+      if (typeof key === "string" && key.trim()) return key.trim();
+    } catch {
+      throw new Error('SUPABASE_PUBLISHABLE_KEYS is not valid JSON (expected {"default": "sb_publishable_..."})');
+    }
+  }
+  return present(env.SUPABASE_PUBLISHABLE_KEY) ?? present(env.SUPABASE_ANON_KEY);
+}
+
 export function loadConfig(env: Env): Config {
   const port = Number(present(env.PORT) ?? "54321");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("PORT must be a port number");
@@ -84,8 +128,18 @@ export function loadConfig(env: Env): Config {
   if (oidcIssuer && !oidcClient) throw new Error("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too");
   if (oidcIssuer) assertSecureUrl(oidcIssuer, "OIDC_ISSUER");
 
-  const jwksUrl = present(env.SUPABASE_JWKS_URL);
+  const supabaseUrl = present(env.SUPABASE_URL)?.replace(/\/+$/, "");
+  if (supabaseUrl) assertSecureUrl(supabaseUrl, "SUPABASE_URL");
+  const jwks = present(env.SUPABASE_JWKS) ? parseSupabaseJwks(present(env.SUPABASE_JWKS)!) : undefined;
+  const jwksUrl = present(env.SUPABASE_JWKS_URL) ??
+    (supabaseUrl && !jwks ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : undefined);
   if (jwksUrl) assertSecureUrl(jwksUrl, "SUPABASE_JWKS_URL");
+  // The issuer comes from SUPABASE_URL: without it, a token of any project signed by a key in the set would pass.
+  if ((jwks || jwksUrl) && !supabaseUrl) {
+    throw new Error(
+      "SUPABASE_JWKS or SUPABASE_JWKS_URL is set: set SUPABASE_URL too (the project URL; tokens must come from <SUPABASE_URL>/auth/v1)",
+    );
+  }
 
   const origins = (present(env.ALLOWED_REDIRECT_ORIGINS) ?? publicOrigin)
     .split(",")
@@ -110,8 +164,10 @@ export function loadConfig(env: Env): Config {
       : undefined,
     allowedRedirectOrigins: [...new Set([publicOrigin, ...origins])],
     apiKeyPrefix: apiKeyPrefix(present(env.API_KEY_PREFIX) ?? "kg"),
-    supabaseJwks: present(env.SUPABASE_JWKS),
+    supabaseUrl,
+    supabaseJwks: jwks,
     supabaseJwksUrl: jwksUrl,
+    supabaseApiKey: supabaseApiKey(env),
     allowBrowserKeys: present(env.ALLOW_BROWSER_KEYS)?.toLowerCase() === "true",
   };
 }

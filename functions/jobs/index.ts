@@ -16,7 +16,13 @@ const env = Deno.env.toObject();
 const config = loadConfig(env);
 const settings = loadKeySettings(env);
 const db = openDb(config);
-const verifier = createKeyVerifier({ db, prefix: config.apiKeyPrefix, cacheTtlMs: settings.cacheTtlMs });
+const verifier = createKeyVerifier({
+  db,
+  prefix: config.apiKeyPrefix,
+  cacheTtlMs: settings.cacheTtlMs,
+  failuresPerMinute: settings.failuresPerMinute,
+  clientIpHeader: settings.clientIpHeader,
+});
 const withApiKey = createWithApiKey({ config, verifier });
 
 const jobs = createJobsHandler({ db, withApiKey, settings: loadJobSettings(env) });

@@ -9,6 +9,12 @@ const env = Deno.env.toObject();
 const config = loadConfig(env);
 const settings = loadKeySettings(env);
 const db = openDb(config);
-const verifier = createKeyVerifier({ db, prefix: config.apiKeyPrefix, cacheTtlMs: settings.cacheTtlMs });
+const verifier = createKeyVerifier({
+  db,
+  prefix: config.apiKeyPrefix,
+  cacheTtlMs: settings.cacheTtlMs,
+  failuresPerMinute: settings.failuresPerMinute,
+  clientIpHeader: settings.clientIpHeader,
+});
 
 export default { fetch: createVerifyKeyHandler({ config, verifier }) };

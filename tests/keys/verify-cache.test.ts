@@ -29,6 +29,22 @@ describe("VerifyCache", () => {
     expect(cache.get("gone")).toBeUndefined();
   });
 
+  it("counts the lifetime from when the read started, and stores nothing older than the TTL", () => {
+    const c = clock();
+    const cache = new VerifyCache<string>({ ttlMs: 5000, maxEntries: 10, now: c.now });
+    const readAt = c.now();
+    c.advance(3000);
+    cache.set("slow", "S", null, readAt);
+    c.advance(1999);
+    expect(cache.get("slow")).toBe("S");
+    c.advance(1);
+    expect(cache.get("slow")).toBeUndefined();
+    const stale = c.now();
+    c.advance(5000);
+    cache.set("stale", "X", null, stale);
+    expect(cache.size).toBe(0);
+  });
+
   it("holds at most maxEntries, dropping the oldest", () => {
     const c = clock();
     const cache = new VerifyCache<number>({ ttlMs: 5000, maxEntries: 3, now: c.now });

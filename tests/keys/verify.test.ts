@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../../functions/_shared/db.ts";
+import { KeygateError } from "../../functions/_shared/errors.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
@@ -154,5 +156,158 @@ describe("createKeyVerifier", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(logs).toHaveLength(1);
     expect(JSON.stringify(logs)).not.toContain(key);
+  });
+});
+
+/** A database whose verification replies arrive `delayMs` after the row was read (on the test's clock). */
+function slowReplies(db: Db, advance: (ms: number) => void, delayMs: number): Db {
+  return {
+    async query(text, values, name) {
+      const rows = await db.query(text, values, name);
+      if (name === "kg_verify_api_key") advance(delayMs);
+      return rows as never;
+    },
+    end: () => db.end(),
+  };
+}
+
+const from = (address: string) => new Request("http://127.0.0.1/verify-key", { headers: { "cf-connecting-ip": address } });
+
+describe("the revocation bound under a slow database", () => {
+  it("does not cache a reply older than the TTL (a key revoked during an 8 s reply is refused next time)", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id);
+    const c = clock();
+    const db = countingDb(slowReplies(t.db, c.advance, 8000));
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
+    expect(await verifier.verify(key)).not.toBeNull(); // read at 0, answered at 8 s
+    await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [id]);
+    c.advance(3000); // 11 s after the read
+    expect(await verifier.verify(key)).toBeNull();
+    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+  });
+
+  it("counts an entry's lifetime from before the read, not from the reply", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    const c = clock();
+    const db = countingDb(slowReplies(t.db, c.advance, 3000));
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
+    await verifier.verify(key); // read at 0, answered at 3 s
+    c.advance(1999);
+    expect(verifier.verify(key)).not.toBeInstanceOf(Promise); // 4.999 s after the read: cached
+    c.advance(1);
+    expect(verifier.verify(key)).toBeInstanceOf(Promise); // 5 s after the read: read again
+  });
+});
+
+describe("keys found not live", () => {
+  it("answers a repeated unknown key without a read for the TTL, then reads again", async () => {
+    const c = clock();
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
+    const unknown = generateApiKey("kg");
+    expect(await verifier.verify(unknown)).toBeNull();
+    c.advance(4999);
+    expect(verifier.verify(unknown)).toBeNull(); // synchronous: no read
+    c.advance(1);
+    expect(await verifier.verify(unknown)).toBeNull();
+    expect(db.calls).toEqual(["kg_verify_api_key", "kg_verify_api_key"]);
+  });
+
+  it("lets a reactivated owner's key work again within the same bound", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    await t.admin.query("update public.users set is_active = false where id = $1", [user.id]);
+    const c = clock();
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", now: c.now, cacheTtlMs: 2000 });
+    expect(await verifier.verify(key)).toBeNull();
+    await t.admin.query("update public.users set is_active = true where id = $1", [user.id]);
+    c.advance(2000);
+    expect(await verifier.verify(key)).not.toBeNull();
+  });
+
+  it("shares one read among concurrent verifications of one key", async () => {
+    const user = await createUser(t.admin);
+    const { key } = await insertKey(t.admin, user.id);
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", cacheTtlMs: 0 });
+    const unknown = generateApiKey("kg");
+    const answers = await Promise.all([...Array(8)].flatMap(() => [verifier.verify(key), verifier.verify(unknown)]));
+    expect(answers.filter((a) => a !== null)).toHaveLength(8);
+    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+  });
+
+  it("caches nothing with the cache off", async () => {
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", cacheTtlMs: 0 });
+    const unknown = generateApiKey("kg");
+    await verifier.verify(unknown);
+    await verifier.verify(unknown);
+    expect(db.calls).toHaveLength(2);
+  });
+});
+
+describe("the per-client limit on failed verifications", () => {
+  function refusal(run: () => unknown): KeygateError {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof KeygateError) return err;
+      throw err;
+    }
+    throw new Error("not refused");
+  }
+
+  it("refuses a client past its limit with 429 and Retry-After, before any read", async () => {
+    const c = clock();
+    const db = countingDb(t.db);
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, failuresPerMinute: 2 });
+    for (let i = 0; i < 2; i++) expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+    const err = refusal(() => verifier.verify(generateApiKey("kg"), from("198.51.100.1")));
+    expect([err.status, err.code, err.headers["retry-after"]]).toEqual([429, "rate_limited", "30"]);
+    expect(db.calls).toHaveLength(2);
+    c.advance(30_000);
+    expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+  });
+
+  it("leaves other clients alone, and serves the limited client's keys that need no read", async () => {
+    const user = await createUser(t.admin);
+    const cached = await insertKey(t.admin, user.id);
+    const fresh = await insertKey(t.admin, user.id);
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", failuresPerMinute: 1 });
+    const repeated = generateApiKey("kg");
+    expect(await verifier.verify(cached.key, from("203.0.113.5"))).not.toBeNull();
+    expect(await verifier.verify(repeated, from("198.51.100.2"))).toBeNull();
+    // Limited now: a read is refused, even for a valid key...
+    expect(refusal(() => verifier.verify(fresh.key, from("198.51.100.2"))).status).toBe(429);
+    // ...but a key already in either cache costs nothing and is answered.
+    expect(await verifier.verify(cached.key, from("198.51.100.2"))).not.toBeNull();
+    expect(verifier.verify(repeated, from("198.51.100.2"))).toBeNull();
+    // Another client's valid key is unaffected.
+    expect(await verifier.verify(fresh.key, from("203.0.113.5"))).not.toBeNull();
+  });
+
+  it("does not spend a client's budget on valid keys or on our own outage", async () => {
+    const user = await createUser(t.admin);
+    const keys = await Promise.all([0, 1, 2].map(() => insertKey(t.admin, user.id)));
+    const down: Db = { query: () => Promise.reject(new KeygateError("service_unavailable", "down")), end: async () => {} };
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", failuresPerMinute: 1, cacheTtlMs: 0 });
+    for (const { key } of keys) expect(await verifier.verify(key, from("198.51.100.3"))).not.toBeNull();
+    const failing = createKeyVerifier({ db: down, prefix: "kg", failuresPerMinute: 1 });
+    for (let i = 0; i < 3; i++) await expect(failing.verify(generateApiKey("kg"), from("198.51.100.3"))).rejects.toMatchObject({ status: 503 });
+  });
+});
+
+describe("recording use after the response", () => {
+  it("hands the last_used_at write to the runtime's waitUntil", async () => {
+    const user = await createUser(t.admin);
+    const { id, key } = await insertKey(t.admin, user.id);
+    const handed: Promise<unknown>[] = [];
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", waitUntil: (task) => void handed.push(task) });
+    expect(await verifier.verify(key)).not.toBeNull();
+    expect(handed).toHaveLength(1);
+    await handed[0];
+    expect(await lastUsed(id)).not.toBeNull();
   });
 });

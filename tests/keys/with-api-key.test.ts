@@ -1,6 +1,8 @@
 /** `withApiKey` in-process (its handler is a plain Request -> Response function), against real Postgres. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/_shared/config.ts";
+import { generateApiKey } from "../../functions/_shared/keys/format.ts";
+import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { createWithApiKey, type ApiKeyContext } from "../../functions/_shared/keys/with-api-key.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { insertKey } from "./helpers.ts";
@@ -44,6 +46,23 @@ describe("withApiKey", () => {
     expect(res.status).toBe(403);
     expect((await res.json()).error.code).toBe("insufficient_scope");
     expect(res.headers.get("www-authenticate")).toBe('Bearer realm="keygate", error="insufficient_scope", scope="jobs:read jobs:write"');
+    expect(ran).toBe(false);
+  });
+
+  it("answers 429 with Retry-After to a client past its limit of failed verifications, without running the handler", async () => {
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", failuresPerMinute: 1 });
+    let ran = false;
+    const fetch = createWithApiKey({ config: loadConfig({}), verifier })({}, () => {
+      ran = true;
+      return new Response("no");
+    });
+    const from = { "cf-connecting-ip": "198.51.100.9" };
+    expect((await fetch(request({ ...from, "x-api-key": generateApiKey("kg") }))).status).toBe(401);
+    const res = await fetch(request({ ...from, "x-api-key": generateApiKey("kg") }));
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await res.json()).error.code).toBe("rate_limited");
+    expect((await fetch(request({ "cf-connecting-ip": "203.0.113.9", "x-api-key": generateApiKey("kg") }))).status).toBe(401);
     expect(ran).toBe(false);
   });
 

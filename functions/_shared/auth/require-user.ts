@@ -16,6 +16,7 @@ import { KeygateError } from "../errors.ts";
 import { cookieSettings } from "./cookie-settings.ts";
 import { readCookies } from "./cookies.ts";
 import { createSessionStore } from "./sessions.ts";
+import { createSupabaseAuthUserLookup } from "./supabase-auth-user.ts";
 import { createSupabaseTokenVerifier } from "./supabase-token.ts";
 import type { UserRow } from "../db-rows.ts";
 
@@ -49,8 +50,16 @@ export function createUserResolver(deps: {
   const now = deps.now ?? Date.now;
   const sessions = createSessionStore(db);
   const verifySupabase = createSupabaseTokenVerifier(config, { fetchImpl: deps.fetchImpl, now });
+  const lookupSupabaseUser = verifySupabase && createSupabaseAuthUserLookup(config, { fetchImpl: deps.fetchImpl });
   const sessionCookie = cookieSettings(config).session.name;
 
+  /**
+   * A Supabase user. The token proves the `sub`; whether its email is the
+   * user's own, and so may link to (or create) a Keygate user, comes from a
+   * source the user cannot write: a hook's `email_verified` claim, else
+   * Supabase Auth's own answer, asked only when the `sub` is new or its email
+   * changed. Without that proof a new `sub` gets 403 and nothing is written.
+   */
   async function fromBearer(token: string): Promise<AuthenticatedUser | null> {
     const identity = await verifySupabase?.(token);
     if (!identity) return null;
@@ -61,16 +70,28 @@ export function createUserResolver(deps: {
     );
     let user: UserRow | undefined = found;
     if (user && !user.is_active) return null;
-    const vouched = identity.email !== null && identity.emailVerified;
-    if (!user && !vouched) {
-      throw new KeygateError("email_unverified", "Supabase Auth has not confirmed this account's email address.");
-    }
     const stale = !user?.last_login_at || now() - user.last_login_at.getTime() > SUPABASE_REFRESH_SECONDS * 1000;
-    if (!user || (stale && vouched)) {
+    if (!user || stale) {
+      const sameEmail = user !== undefined && identity.email?.toLowerCase() === user.email.toLowerCase();
+      let email = sameEmail ? user!.email : identity.email;
+      let confirmed = sameEmail || (identity.email !== null && identity.emailVerified);
+      if (!confirmed) {
+        const answer = await lookupSupabaseUser?.(token);
+        if (answer === null) return null; // Supabase Auth no longer stands behind this token
+        if (answer && answer.subject === identity.subject && answer.emailConfirmed) {
+          email = answer.email;
+          confirmed = true;
+        }
+      }
+      if (!user && !confirmed) {
+        throw new KeygateError("email_unverified", "Supabase Auth has not confirmed this account's email address.");
+      }
+      // A known user whose new address is unconfirmed keeps the one Keygate holds; name and picture still refresh.
+      if (!confirmed) email = user!.email;
       try {
         [user] = await db.query<UserRow>(
           "select * from keygate.upsert_user_from_identity('supabase', $1, $2, $3, $4, $5)",
-          [identity.subject, identity.email, identity.emailVerified, identity.name, identity.imageUrl],
+          [identity.subject, email, true, identity.name, identity.imageUrl],
         );
       } catch (err) {
         if (err instanceof KeygateError && err.code === "user_inactive") return null;

@@ -1,25 +1,46 @@
 /**
  * Verifies Supabase Auth access tokens (`Authorization: Bearer <jwt>`) with
- * jose, against SUPABASE_JWKS (an inline JWKS) or SUPABASE_JWKS_URL (a remote
- * set, cached and refreshed by jose). Checks the signature (asymmetric
+ * jose, against SUPABASE_JWKS (inline, either form) or the JWKS URL (
+ * SUPABASE_JWKS_URL, else `<SUPABASE_URL>/auth/v1/.well-known/jwks.json`;
+ * cached and refreshed by jose). Checked: the signature (asymmetric keys and
  * algorithms only, so neither `none` nor a shared-secret HS256 token passes),
- * `exp`, and `aud` = `authenticated`.
+ * `typ: JWT`, `exp`, `iss` = `<SUPABASE_URL>/auth/v1`, `aud` and `role` =
+ * `authenticated`, and a `sub`. Anonymous Supabase users are never accepted.
  *
- * The email counts as verified only when the token says so: a top-level
- * `email_verified: true` or `user_metadata.email_verified: true` (Supabase
- * Auth sets the latter once the address is confirmed or a provider vouched for
- * it). Anonymous Supabase users (`is_anonymous`) are never accepted.
+ * Nothing the user can write decides anything here: `user_metadata` is
+ * whatever the user last sent to `PUT /auth/v1/user`, so it only supplies a
+ * display name and picture. The email counts as confirmed only through a
+ * top-level `email_verified: true` claim, which Supabase Auth never puts in a
+ * token by itself: only a Custom Access Token Hook that reads
+ * `auth.users.email_confirmed_at` adds it (see the README). Without it, the
+ * caller asks Supabase Auth (supabase-auth-user.ts).
+ *
+ * A project still signing with the legacy shared JWT secret has no
+ * asymmetric key to check against: that is said once, loudly, at start-up
+ * (or at the first fetch of the key set), and every such token is refused.
  */
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, jwtVerify } from "jose";
 import type { Config } from "../config.ts";
 import { KeygateError } from "../errors.ts";
+import { type Logger, logError } from "../http.ts";
 import type { ProviderProfile } from "./oauth-provider.ts";
 
 export const SUPABASE_AUDIENCE = "authenticated";
+export const SUPABASE_ROLE = "authenticated";
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+const ASYMMETRIC_KEY_TYPES = new Set(["RSA", "EC", "OKP"]);
+
+export const LEGACY_SECRET_MESSAGE =
+  "Supabase bearer tokens: this project's key set holds no asymmetric signing key, so it still signs access tokens " +
+  "with the legacy shared JWT secret. Keygate never accepts a shared-secret token: every Supabase bearer token is " +
+  "refused until you migrate (Dashboard > Project Settings > JWT Keys: migrate JWT secret, then rotate to the new " +
+  "asymmetric key). Cookie sign-in is unaffected.";
+
+/** A verified token's identity. `emailVerified` is true only by a hook's claim (see above). */
+export type SupabaseIdentity = ProviderProfile;
 
 /** Resolves a bearer token to the identity it proves, or null when it proves nothing. */
-export type SupabaseTokenVerifier = (token: string) => Promise<ProviderProfile | null>;
+export type SupabaseTokenVerifier = (token: string) => Promise<SupabaseIdentity | null>;
 
 function text(value: unknown): string | null {
   return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
@@ -29,36 +50,50 @@ function record(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {};
 }
 
-/** Null when neither SUPABASE_JWKS nor SUPABASE_JWKS_URL is set. */
+function asymmetricOnly(set: { keys: Array<Record<string, unknown>> }): JSONWebKeySet {
+  return { keys: set.keys.filter((k) => ASYMMETRIC_KEY_TYPES.has(String(k.kty))) } as JSONWebKeySet;
+}
+
+/** The issuer every accepted token must name. */
+export function supabaseIssuer(supabaseUrl: string): string {
+  return `${supabaseUrl}/auth/v1`;
+}
+
+/** Null when no key set is configured (neither SUPABASE_JWKS nor a JWKS URL). */
 export function createSupabaseTokenVerifier(
-  config: Pick<Config, "supabaseJwks" | "supabaseJwksUrl">,
-  deps: { fetchImpl?: typeof fetch; now?: () => number } = {},
+  config: Pick<Config, "supabaseUrl" | "supabaseJwks" | "supabaseJwksUrl">,
+  deps: { fetchImpl?: typeof fetch; now?: () => number; log?: Logger } = {},
 ): SupabaseTokenVerifier | null {
   const fetchImpl = deps.fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
   const now = deps.now ?? Date.now;
+  const log = deps.log ?? logError;
+  if (!config.supabaseUrl || (!config.supabaseJwks && !config.supabaseJwksUrl)) return null;
+  const issuer = supabaseIssuer(config.supabaseUrl);
+  let warned = false;
+  const warnLegacy = () => {
+    if (!warned) log(LEGACY_SECRET_MESSAGE);
+    warned = true;
+  };
+
   let keys: ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet>;
   if (config.supabaseJwks) {
-    let jwks: JSONWebKeySet;
-    try {
-      jwks = JSON.parse(config.supabaseJwks);
-    } catch {
-      throw new Error("SUPABASE_JWKS is not valid JSON (expected a JWKS: {\"keys\": [...]})");
-    }
-    keys = createLocalJWKSet(jwks);
-  } else if (config.supabaseJwksUrl) {
-    keys = createRemoteJWKSet(new URL(config.supabaseJwksUrl), {
+    const set = asymmetricOnly(config.supabaseJwks);
+    if (set.keys.length === 0) warnLegacy();
+    keys = createLocalJWKSet(set);
+  } else {
+    keys = createRemoteJWKSet(new URL(config.supabaseJwksUrl!), {
       [customFetch]: async (url, options) => {
         const response = await fetchImpl(url, options as RequestInit);
         // An error status is an outage (503 below), not a bad token.
         if (!response.ok) throw new Error(`the JWKS endpoint answered ${response.status}`);
+        const body = await response.clone().json().catch(() => null);
+        if (Array.isArray(body?.keys) && asymmetricOnly(body).keys.length === 0) warnLegacy();
         return response;
       },
       timeoutDuration: 5000,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
     });
-  } else {
-    return null;
   }
 
   return async (token) => {
@@ -67,9 +102,11 @@ export function createSupabaseTokenVerifier(
     try {
       ({ payload } = await jwtVerify(token, keys, {
         algorithms: ALGORITHMS,
+        issuer,
         audience: SUPABASE_AUDIENCE,
+        typ: "JWT",
         currentDate: new Date(now()),
-        requiredClaims: ["sub", "exp"],
+        requiredClaims: ["sub", "exp", "iss"],
       }));
     } catch (err) {
       // A key set that cannot be fetched is our outage, not the caller's fault.
@@ -81,12 +118,13 @@ export function createSupabaseTokenVerifier(
       return null;
     }
     const subject = text(payload.sub);
-    if (!subject || payload.is_anonymous === true) return null;
+    if (!subject || payload.role !== SUPABASE_ROLE || payload.is_anonymous === true) return null;
     const meta = record(payload.user_metadata);
     return {
       subject,
       email: text(payload.email),
-      emailVerified: payload.email_verified === true || meta.email_verified === true,
+      // Top level only, never user_metadata: see the header comment.
+      emailVerified: payload.email_verified === true,
       name: text(meta.full_name) ?? text(meta.name),
       imageUrl: text(meta.avatar_url) ?? text(meta.picture),
     };

@@ -2,8 +2,15 @@
  * A small, bounded cache of verified keys for one isolate. It is what bounds
  * the revocation delay: an entry lives at most `ttlMs` (never more than 10 s)
  * and never past the moment the key stops being valid by itself (the end of
- * a rotation grace period or its expiry). Only valid keys are stored, so an
- * unknown key is looked up every time and a newly created key works at once.
+ * a rotation grace period or its expiry).
+ *
+ * An entry's lifetime counts from when its database read started, not from
+ * when the reply arrived: the row may have been read (and the key revoked)
+ * at any moment in between, so a slow reply gets a shorter entry, and a
+ * reply older than the TTL is not stored at all.
+ *
+ * The verifier keeps two: live keys, and (smaller) keys that were not live,
+ * so a repeated unknown or revoked key costs no read within the same bound.
  *
  * Pure: the clock comes in as a parameter; no I/O.
  */
@@ -50,11 +57,14 @@ export class VerifyCache<V> {
     return entry.value;
   }
 
-  /** Stores a valid key until now + TTL, or until `validUntil` (ms) if sooner. */
-  set(key: string, value: V, validUntil: number | null): void {
+  /**
+   * Stores a value until `readAt` + TTL, or until `validUntil` (ms) if sooner;
+   * `readAt` is when the read that produced it started (default: now).
+   */
+  set(key: string, value: V, validUntil: number | null, readAt?: number): void {
     if (this.#ttlMs === 0 || this.#maxEntries === 0) return;
     const now = this.#now();
-    const expiresAt = Math.min(now + this.#ttlMs, validUntil ?? Infinity);
+    const expiresAt = Math.min(Math.min(readAt ?? now, now) + this.#ttlMs, validUntil ?? Infinity);
     if (expiresAt <= now) return;
     this.#entries.delete(key);
     // Maps iterate in insertion order: the first entry is the oldest.

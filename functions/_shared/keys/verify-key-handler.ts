@@ -6,11 +6,14 @@
  *   200 {"valid": true, "user_id", "key_id", "scopes", "expires_at"}
  *   401 {"valid": false, "error": {"code": "invalid_api_key", "message"}}
  *
- * with `WWW-Authenticate` and one message for every kind of bad key.
+ * with `WWW-Authenticate` and one message for every kind of bad key. A
+ * client past its limit of failed verifications (see verify.ts) gets
+ * 429 {"valid": false, "error": {"code": "rate_limited", ...}} with
+ * `Retry-After`.
  */
 import type { Config } from "../config.ts";
 import { type Logger, logError, methodNotAllowed, toResponse } from "../http.ts";
-import type { KeygateError } from "../errors.ts";
+import { KeygateError } from "../errors.ts";
 import { invalidApiKey } from "./invalid-api-key.ts";
 import { withKeyCors } from "./key-cors.ts";
 import { presentedKey } from "./presented-key.ts";
@@ -62,11 +65,13 @@ export function createVerifyKeyHandler({ config, verifier, log = logError }: Ver
     try {
       if (req.method !== "GET" && req.method !== "POST") throw methodNotAllowed(["GET", "POST", "OPTIONS"]);
       const presented = presentedKey(req);
-      const verification = verifier.verify(presented);
+      const verification = verifier.verify(presented, req);
       if (!(verification instanceof Promise)) return answer(presented, verification);
-      // The promise's own catch: a `return` from this try does not wait for it (STYLE.md 7).
+      // The promise's own catch: a `return` from this try does not wait for it.
       return verification.then((key) => answer(presented, key)).catch((err) => toResponse(err, log));
     } catch (err) {
+      // Over the failure limit: 429 with Retry-After, in this route's own shape.
+      if (err instanceof KeygateError && err.code === "rate_limited") return refusal(err)();
       return toResponse(err, log);
     }
   }

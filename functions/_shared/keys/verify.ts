@@ -1,26 +1,47 @@
 /**
  * The hot path: is this presented string a live API key, and whose?
  *
- *   parse (checksum, no I/O) -> SHA-256 -> bounded in-isolate cache ->
- *   `keygate.verify_api_key` (one indexed read, a named prepared statement)
+ *   parse (checksum, no I/O) -> SHA-256 -> bounded in-isolate caches (live
+ *   keys; keys found not live) -> a read of the same key already under way ->
+ *   per-client failure limit -> `keygate.verify_api_key` (one indexed read,
+ *   a named prepared statement)
  *
- * and, at most once a minute per key, `keygate.touch_api_key` fired off the
- * response path (its failure is logged, never returned). In steady state a
- * verification is one read or a cache hit, and no write.
+ * and, at most once a minute per key, `keygate.touch_api_key` run after the
+ * response (handed to `EdgeRuntime.waitUntil` where the runtime has it; its
+ * failure is logged, never returned). In steady state a verification is one
+ * read or a cache hit, and no write.
  *
  * Revocation bound: a cached key is served for at most `cacheTtlMs` (default
- * 5 s, at most 10 s) and never past its own expiry or grace period, so a
- * revoked key or a deactivated owner is refused within that time.
+ * 5 s, at most 10 s) counted from the start of the read that found it, and
+ * never past its own expiry or grace period, so a revoked key or a
+ * deactivated owner is refused within that time however slow the read was.
+ * A key found not live (unknown, revoked, expired, inactive owner) is
+ * remembered as such for the same bound, in a smaller cache: a repeat costs
+ * no read, and a reactivated owner's keys work again within the bound.
+ *
+ * Failure limit: each read that finds no live key spends one of the
+ * client's `failuresPerMinute` (keyed by the address the platform vouches
+ * for, see client-address.ts); a read that finds one, or fails on our side,
+ * spends nothing. A client out of budget gets 429 for any key
+ * that would need a read, its own valid keys included (a hit in the cache of
+ * live keys is still served): the read is what the limit protects. Other
+ * clients are unaffected.
  */
+import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
+import { clientAddress, DEFAULT_CLIENT_IP_HEADER } from "../client-address.ts";
 import type { Db } from "../db.ts";
+import { KeygateError } from "../errors.ts";
 import { type Logger, logError } from "../http.ts";
 import { parseApiKey } from "./format.ts";
 import { sha256, toKeyString } from "../hash.ts";
+import { DEFAULT_FAILURES_PER_MINUTE, FailureLimiter } from "./failure-limiter.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
 import { VerifyCache } from "./verify-cache.ts";
 import type { VerifyRow } from "../db-rows.ts";
 
 export const DEFAULT_CACHE_TTL_MS = 5_000;
+/** Keys found not live, remembered: a small cache, for repeats (a flood of distinct keys is the limiter's job). */
+export const NEGATIVE_CACHE_ENTRIES = 1_000;
 
 export interface VerifiedKey {
   keyId: string;
@@ -33,12 +54,14 @@ export interface VerifiedKey {
 /**
  * The key's owner and scopes, or null for anything that is not a live key.
  * Synchronous when no database read is needed (a malformed key, a cache hit):
- * the hot path then costs no promise. `await` works on either.
+ * the hot path then costs no promise. `await` works on either. Throws 429
+ * `rate_limited` (synchronously) when the client is over its failure limit.
  */
 export type Verification = VerifiedKey | null | Promise<VerifiedKey | null>;
 
 export interface KeyVerifier {
-  verify(presented: string | null | undefined): Verification;
+  /** `from`: the request the key came with, for the per-client failure limit. */
+  verify(presented: string | null | undefined, from?: Request): Verification;
 }
 
 export interface KeyVerifierDeps {
@@ -46,9 +69,15 @@ export interface KeyVerifierDeps {
   /** The key prefix (config.apiKeyPrefix). */
   prefix: string;
   now?: () => number;
-  /** 0 turns the cache off. */
+  /** 0 turns both caches off. */
   cacheTtlMs?: number;
   cacheMaxEntries?: number;
+  /** Reads finding no live key, per client per minute; 0 = no limit. */
+  failuresPerMinute?: number;
+  /** The header vouching for the client's address (null: none). */
+  clientIpHeader?: string | null;
+  /** Defaults to the runtime's `EdgeRuntime.waitUntil`, where there is one. */
+  waitUntil?: WaitUntil;
   log?: Logger;
 }
 
@@ -61,31 +90,52 @@ function millis(value: Date | string | null): number | null {
   return value === null ? null : new Date(value).getTime();
 }
 
+function tooManyFailures(retryAfterSeconds: number): KeygateError {
+  return new KeygateError("rate_limited", "Too many requests with keys that are not valid. Try again later.", {
+    headers: { "retry-after": String(retryAfterSeconds) },
+  });
+}
+
 export function createKeyVerifier({
   db,
   prefix,
   now = Date.now,
   cacheTtlMs = DEFAULT_CACHE_TTL_MS,
   cacheMaxEntries = 10_000,
+  failuresPerMinute = DEFAULT_FAILURES_PER_MINUTE,
+  clientIpHeader = DEFAULT_CLIENT_IP_HEADER,
+  waitUntil,
   log = logError,
 }: KeyVerifierDeps): KeyVerifier {
   const cache = new VerifyCache<Cached>({ ttlMs: cacheTtlMs, maxEntries: cacheMaxEntries, now });
+  const notLive = new VerifyCache<true>({
+    ttlMs: cacheTtlMs,
+    maxEntries: Math.min(NEGATIVE_CACHE_ENTRIES, cacheMaxEntries),
+    now,
+  });
   const touches = new TouchLimiter(cacheMaxEntries);
+  const failures = new FailureLimiter(failuresPerMinute);
+  // Reads under way, by key: concurrent misses of one key share a read (bounded by the keys in flight).
+  const inFlight = new Map<string, Promise<Cached | null>>();
 
   function touch(keyId: string): void {
-    db.query("select keygate.touch_api_key($1)", [keyId], "kg_touch_api_key").catch((err: unknown) => {
-      log("api key last_used_at update failed", { keyId, code: (err as { code?: string }).code });
-    });
+    runInBackground(
+      db.query("select keygate.touch_api_key($1)", [keyId], "kg_touch_api_key"),
+      (err) => log("api key last_used_at update failed", { keyId, code: (err as { code?: string }).code }),
+      waitUntil ?? runtimeWaitUntil(),
+    );
   }
 
-  async function load(hash: Uint8Array, cacheKey: string): Promise<Cached | null> {
-    const rows = await db.query<VerifyRow>(
-      "select * from keygate.verify_api_key($1)",
-      [hash],
-      "kg_verify_api_key",
-    );
+  async function load(hash: Uint8Array, cacheKey: string, client: string | null): Promise<Cached | null> {
+    // The entry's lifetime counts from here: the row may be read at any moment until the reply.
+    const readAt = now();
+    const rows = await db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash], "kg_verify_api_key");
     const row = rows[0];
-    if (!row) return null;
+    if (!row) {
+      failures.charge(client, now());
+      notLive.set(cacheKey, true, null, readAt);
+      return null;
+    }
     const expiresAt = millis(row.expires_at);
     // Frozen: one cached object is handed to many requests.
     const entry: Cached = {
@@ -97,7 +147,7 @@ export function createKeyVerifier({
       }),
       lastUsedAt: millis(row.last_used_at),
     };
-    cache.set(cacheKey, entry, millis(row.valid_until));
+    cache.set(cacheKey, entry, millis(row.valid_until), readAt);
     return entry;
   }
 
@@ -107,7 +157,7 @@ export function createKeyVerifier({
   }
 
   return {
-    verify(presented) {
+    verify(presented, from) {
       const parsed = parseApiKey(presented, prefix);
       if (!parsed) return null;
       const hash = sha256(parsed.key);
@@ -115,7 +165,16 @@ export function createKeyVerifier({
       const cached = cache.get(cacheKey);
       // A cache hit answers synchronously: this is the path of nearly every request.
       if (cached) return used(cached);
-      return load(hash, cacheKey).then((found) => (found ? used(found) : null));
+      if (notLive.get(cacheKey)) return null;
+      let read = inFlight.get(cacheKey);
+      if (!read) {
+        const client = from ? clientAddress(from, clientIpHeader) : null;
+        const decision = failures.check(client, now());
+        if (!decision.allowed) throw tooManyFailures(decision.retryAfterSeconds);
+        read = load(hash, cacheKey, client).finally(() => inFlight.delete(cacheKey));
+        inFlight.set(cacheKey, read);
+      }
+      return read.then((found) => (found ? used(found) : null));
     },
   };
 }

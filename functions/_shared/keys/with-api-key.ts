@@ -20,7 +20,9 @@
  *
  * Refusals: 401 `invalid_api_key` with `WWW-Authenticate` (one message for a
  * missing, malformed, unknown, revoked, expired or inactive-owner key), 403
- * `insufficient_scope`. Errors the handler throws go through `toResponse`.
+ * `insufficient_scope`, 429 `rate_limited` with `Retry-After` for a client past
+ * its limit of failed verifications (verify.ts). Errors the handler throws go
+ * through `toResponse`.
  * CORS: none unless ALLOW_BROWSER_KEYS=true (see key-cors.ts).
  */
 import type { Config } from "../config.ts";
@@ -68,7 +70,7 @@ export function createWithApiKey({ config, verifier, db, log = logError }: WithA
     if (unknown.length > 0) throw new Error(`withApiKey: unknown scope ${unknown.join(", ")} (add it to keys/scopes.ts)`);
     const guarded = handleErrors(async (req) => {
       const presented = presentedKey(req);
-      const key = await keys.verify(presented);
+      const key = await keys.verify(presented, req);
       if (!key) throw invalidApiKey(presented !== null);
       assertScopes(key.scopes, required);
       return await handler(req, { userId: key.userId, keyId: key.keyId, scopes: key.scopes });

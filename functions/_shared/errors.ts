@@ -27,6 +27,7 @@ export type ErrorCode =
   | "access_denied"
   | "email_unverified"
   | "user_inactive"
+  | "invalid_grant"
   | "service_unavailable"
   | "internal_error";
 
@@ -54,6 +55,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   access_denied: 403,
   email_unverified: 403,
   user_inactive: 403,
+  invalid_grant: 400,
   service_unavailable: 503,
   internal_error: 500,
 };

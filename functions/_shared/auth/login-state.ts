@@ -16,6 +16,11 @@ export interface LoginState {
   nonce: string;
   /** Absolute URL, already validated by resolveRedirect. */
   redirectTo: string;
+  /**
+   * Set for a cross-site dashboard: the S256 challenge of the page's
+   * verifier. The callback then returns a single-use code instead of a cookie.
+   */
+  codeChallenge?: string;
 }
 
 export interface LoginStateSealer {
@@ -29,6 +34,7 @@ const loginStateSchema = z.object({
   codeVerifier: z.string().min(43).max(128),
   nonce: z.string().min(16).max(128),
   redirectTo: z.string().min(1).max(2048),
+  codeChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),
 });
 
 async function deriveKey(secret: string): Promise<Uint8Array> {

@@ -232,13 +232,14 @@ describe("login parameters of the cross-site flow", () => {
 
   it("refuses a challenge of the wrong shape or method", async () => {
     const { challenge } = pkce();
-    for (const params of [
+    const cases: Record<string, string>[] = [
       { code_challenge: "short" },
       { code_challenge: `${challenge}A` },
       { code_challenge: challenge.replace(/.$/, "=") },
       { code_challenge: challenge, code_challenge_method: "plain" },
       { code_challenge_method: "S256" },
-    ]) {
+    ];
+    for (const params of cases) {
       const query = new URLSearchParams({ redirect_to: RETURN_TO, ...params });
       const res = await auth(new Request(`${AUTH}/login/oidc?${query}`));
       expect(res.status, JSON.stringify(params)).toBe(400);

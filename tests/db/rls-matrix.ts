@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientRole, Outcome, SqlRunner } from "../helpers/rls.ts";
 
-const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions"] as const;
+const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions", "sign_in_codes"] as const;
 type Table = (typeof TABLES)[number];
 type Operation = "select" | "insert" | "update" | "delete";
 
@@ -46,6 +46,12 @@ const statements: Record<Table, Record<Operation, string>> = {
     update: "update public.sessions set expires_at = now() + interval '10 years' where user_id = $1 returning user_id as owner",
     delete: "delete from public.sessions where user_id = $1 returning user_id as owner",
   },
+  sign_in_codes: {
+    select: "select user_id as owner from public.sign_in_codes",
+    insert: "insert into public.sign_in_codes (code_hash, user_id, code_challenge, origin, expires_at) values (decode(repeat('ed', 32), 'hex'), $1, repeat('c', 43), 'https://app.example.test', now() + interval '1 minute') returning user_id as owner",
+    update: "update public.sign_in_codes set expires_at = now() + interval '5 minutes' where user_id = $1 returning user_id as owner",
+    delete: "delete from public.sign_in_codes where user_id = $1 returning user_id as owner",
+  },
 };
 
 const OWN_ROWS_READABLE: Table[] = ["users", "user_identities", "api_keys", "jobs"];
@@ -79,6 +85,10 @@ async function arrange(runner: SqlRunner): Promise<Fixture> {
     await runner.admin("insert into public.jobs (user_id, type) values ($1, 'report')", [id]);
     await runner.admin(
       "insert into public.sessions (user_id, token_hash, expires_at) values ($1, sha256(convert_to(gen_random_uuid()::text, 'utf8')), now() + interval '1 day')",
+      [id],
+    );
+    await runner.admin(
+      "insert into public.sign_in_codes (code_hash, user_id, code_challenge, origin, expires_at) values (sha256(convert_to(gen_random_uuid()::text, 'utf8')), $1, repeat('c', 43), 'https://app.example.test', now() + interval '1 minute')",
       [id],
     );
   }
@@ -210,8 +220,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             order by 1`,
         );
         expect(rows.map((r) => r.proname)).toEqual([
-          "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "find_user_by_identity",
-          "get_job", "get_session", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
+          "create_api_key", "create_job", "create_session", "create_sign_in_code", "current_user_id", "end_session", "find_user_by_identity",
+          "get_job", "get_session", "list_api_keys", "list_jobs", "redeem_sign_in_code", "revoke_api_key", "rotate_api_key", "set_user_active",
           "touch_api_key", "upsert_user_from_identity", "verify_api_key",
         ]);
         expect(rows.filter((r) => !r.can)).toEqual([]);
@@ -256,7 +266,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
           `select r || ' ' || p || ' ' || t as grant
              from unnest(array['anon', 'authenticated']) r,
                   unnest(array['insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p,
-                  unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions']) t
+                  unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions', 'public.sign_in_codes']) t
             where has_table_privilege(r, t, p) or (p in ('insert', 'update', 'references') and has_any_column_privilege(r, t, p))`,
         );
         expect(rows).toEqual([]);

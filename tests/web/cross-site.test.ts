@@ -88,6 +88,12 @@ describe.skipIf(!hasChromium && !required)("dashboard on another site, in a real
     page.setDefaultTimeout(15_000);
     const requests: string[] = [];
     page.on("request", (req) => requests.push(req.url()));
+    const codes: string[] = [];
+    page.on("response", async (res) => {
+      const location = res.url().startsWith(`${functions}/auth/callback/`) ? await res.headerValue("location") : null;
+      const code = location ? new URLSearchParams(new URL(location).hash.slice(1)).get("code") : null;
+      if (code) codes.push(code);
+    });
     await page.goto(`${dashboard}/`);
 
     // The sign-in link goes to the functions' site with an S256 challenge and this page as redirect_to.
@@ -122,6 +128,9 @@ describe.skipIf(!hasChromium && !required)("dashboard on another site, in a real
     expect(stored["keygate.session"]).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(stored["keygate.verifier"]).toBeUndefined();
     const token = stored["keygate.session"];
+    // The callback sent exactly one code, to this page, in the fragment.
+    expect(codes).toHaveLength(1);
+    expect(codes[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const asBearer = await fetch(`${functions}/auth/session`, { headers: { authorization: `Bearer ${token}` } });
     expect((await asBearer.json()).email).toBe("cleo.crosssite@example.com");
 
@@ -170,6 +179,9 @@ describe.skipIf(!hasChromium && !required)("dashboard on another site, in a real
     expect(after.status).toBe(401);
     const keysAfter = await fetch(`${functions}/api-keys`, { headers: { authorization: `Bearer ${token}` } });
     expect(keysAfter.status).toBe(401);
+
+    // Nothing secret in what the stack printed.
+    for (const secret of [token, codes[0], key, rotated]) expect(stack!.output()).not.toContain(secret);
   }, 120_000);
 
   it("refuses a code that comes back to a tab that did not start the sign-in", async () => {

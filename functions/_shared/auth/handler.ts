@@ -74,7 +74,7 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   const resolveUser = createUserResolver({ config, db, fetchImpl: deps.fetchImpl, now: deps.now });
   const redirectUri = (id: string) => `${config.publicUrl}/functions/v1/auth/callback/${id}`;
   const callback = createCallbackHandler({ config, db, providers, sealer, cookies, redirectUri, log });
-  const token = createTokenHandler(db);
+  const exchangeCode = createTokenHandler(db);
   const noStore = { "cache-control": "no-store" };
 
   async function login(req: Request, providerId: string): Promise<Response> {
@@ -147,7 +147,7 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     }
     if (first === "token" && second === undefined) {
       only("POST");
-      return await token(req);
+      return await exchangeCode(req);
     }
     if (first === "logout" && second === undefined) {
       only("POST");

@@ -22,7 +22,7 @@ export interface RunningStack {
 const UNSET = /^(DATABASE_URL|SUPABASE_DB_URL|PUBLIC_URL|SESSION_SECRET|KEYGATE_ENV|ALLOWED_REDIRECT_ORIGINS|DASHBOARD_PORT|OIDC_.*|OAUTH_.*)$/;
 
 /** `dashboardOnAnotherSite`: also serve the dashboard on http://localhost:<port> (DASHBOARD_PORT). */
-export async function startStack({ timeoutMs = 90_000, dashboardOnAnotherSite = false } = {}): Promise<RunningStack> {
+export async function startStack({ timeoutMs = 120_000, dashboardOnAnotherSite = false } = {}): Promise<RunningStack> {
   const port = await freePort();
   const dashboardPort = dashboardOnAnotherSite ? await freePort() : undefined;
   const dataDir = await mkdtemp(path.join(tmpdir(), "keygate-web-"));

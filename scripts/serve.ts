@@ -120,3 +120,11 @@ try {
   }
   throw err;
 }
+
+// The dashboard on a second origin (another site to a browser), when DASHBOARD_PORT is set.
+const dashboardPort = Deno.env.get("DASHBOARD_PORT");
+if (dashboardPort) {
+  const { serveDashboardOrigin } = await import("./dashboard-origin.ts");
+  const functionsUrl = `${(Deno.env.get("PUBLIC_URL") ?? `http://${hostname}:${port}`).replace(/\/+$/, "")}/functions/v1`;
+  serveDashboardOrigin({ hostname, port: Number(dashboardPort), functionsUrl, serveStatic });
+}

@@ -27,6 +27,9 @@ const dataDir = path.resolve(root, env.KEYGATE_DATA_DIR ?? ".data");
 const host = "127.0.0.1";
 const port = Number(env.PORT ?? "54321");
 const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "");
+// DASHBOARD_PORT: the dashboard also on http://localhost:<port>, another site than the functions.
+const dashboardPort = env.DASHBOARD_PORT ? Number(env.DASHBOARD_PORT) : undefined;
+const dashboardOrigin = dashboardPort === undefined ? undefined : `http://localhost:${dashboardPort}`;
 const cleanups = [];
 
 function fail(message) {
@@ -118,6 +121,14 @@ async function main() {
   if (!(await portIsFree(port))) {
     return fail(`port ${port} on ${host} is already in use. Stop what uses it, or run with PORT=<another port>.`);
   }
+  if (dashboardPort !== undefined) {
+    if (!Number.isInteger(dashboardPort) || dashboardPort < 1 || dashboardPort > 65535 || dashboardPort === port) {
+      return fail(`DASHBOARD_PORT must be a port number other than PORT, not ${env.DASHBOARD_PORT}.`);
+    }
+    if (!(await portIsFree(dashboardPort))) {
+      return fail(`DASHBOARD_PORT ${dashboardPort} on ${host} is already in use. Stop what uses it, or choose another.`);
+    }
+  }
 
   const providers = [];
   if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
@@ -147,6 +158,10 @@ async function main() {
     DB_POOL_MAX: external ? (env.DB_POOL_MAX ?? "10") : "1",
     NO_COLOR: "1",
   };
+  if (dashboardOrigin && development) {
+    // The second origin may receive sign-ins and call auth/api-keys (CORS), in development only.
+    serverEnv.ALLOWED_REDIRECT_ORIGINS = [env.ALLOWED_REDIRECT_ORIGINS, dashboardOrigin].filter(Boolean).join(",");
+  }
   if (!env.SESSION_SECRET) {
     if (!development) return fail("SESSION_SECRET is required outside development.");
     serverEnv.SESSION_SECRET = await devSessionSecret();
@@ -194,6 +209,9 @@ async function main() {
         "",
         "Keygate is running.",
         `  Dashboard: ${publicUrl}/`,
+        ...(dashboardOrigin
+          ? [`  Dashboard on another site: ${dashboardOrigin}/  (signs in with a bearer token, not the cookie)`]
+          : []),
         `  Functions: ${publicUrl}/functions/v1/<name>  (health, auth, api-keys, verify-key, jobs, admin)`,
         `  Database:  ${describeDatabase(databaseUrl, !external)}`,
         `  Sign-in:   ${providers.join(", ")}`,

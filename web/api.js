@@ -1,9 +1,19 @@
 // @ts-check
 /**
- * The dashboard's only way to the server: same-origin JSON calls to the
- * functions under /functions/v1, carrying the session cookie. Failures become
- * an ApiError with the server's error code (or "network_error").
+ * The dashboard's only way to the server: JSON calls to the functions. On the
+ * functions' own origin they carry the HttpOnly session cookie; from another
+ * origin (a dashboard on its own site, see config.js) they carry the bearer
+ * session token instead and no cookie. Failures become an ApiError with the
+ * server's error code (or "network_error").
  */
+import { FUNCTIONS_URL } from "./config.js";
+import { sessionToken } from "./session-token.js";
+
+/** The functions' base URL without a trailing slash, e.g. "http://127.0.0.1:54321/functions/v1". */
+export const functionsBase = new URL(FUNCTIONS_URL || "/functions/v1", location.href).href.replace(/\/+$/, "");
+
+/** True when the functions live on another origin: sign-in then ends in a bearer token, not the cookie. */
+export const crossOrigin = new URL(functionsBase).origin !== location.origin;
 
 export class ApiError extends Error {
   /**
@@ -25,14 +35,19 @@ export class ApiError extends Error {
  * @returns {Promise<any>} the parsed JSON body, or null for 204
  */
 export async function api(path, { method = "GET", body } = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const token = crossOrigin ? sessionToken.get() : null;
+  if (token) headers.authorization = `Bearer ${token}`;
   /** @type {Response} */
   let res;
   try {
-    res = await fetch(`/functions/v1/${path}`, {
+    res = await fetch(`${functionsBase}/${path}`, {
       method,
-      credentials: "same-origin",
+      credentials: crossOrigin ? "omit" : "same-origin",
       cache: "no-store",
-      headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {

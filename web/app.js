@@ -4,10 +4,11 @@
  * them. Plain DOM, no framework, no build. A new key lives only in the page
  * (never in storage) and is cleared when dismissed or on sign-out.
  */
-import { api, ApiError } from "./api.js";
+import { api, ApiError, functionsBase } from "./api.js";
 import { byId, h } from "./dom.js";
 import { keyRow } from "./key-row.js";
 import { showJobs } from "./jobs.js";
+import { finishSignIn, forgetSession, loginUrls, mayHaveSession, signOut } from "./sign-in.js";
 import { curlExamples, describeError, describeLoginError, initials } from "./words.js";
 
 /** @typedef {import("./words.js").KeySummary} KeySummary */
@@ -81,6 +82,7 @@ function announce(text) {
 function handleApiError(err) {
   if (err instanceof ApiError) {
     if (err.status === 401) {
+      forgetSession();
       showSignedOut();
       showError(describeError("unauthorized"));
       return;
@@ -110,12 +112,13 @@ async function showSignedOut() {
   try {
     /** @type {{ providers: { id: string, name: string }[] }} */
     const { providers } = await api("auth/providers");
+    const loginUrl = await loginUrls();
     $.providers.replaceChildren(
       ...providers.map((p) =>
         h("li", {}, [
           h("a", {
             class: "button primary provider",
-            href: `/functions/v1/auth/login/${encodeURIComponent(p.id)}?redirect_to=/`,
+            href: loginUrl(p.id),
           }, [/sign[- ]in/i.test(p.name) ? p.name : `Sign in with ${p.name}`]),
         ])
       ),
@@ -277,7 +280,7 @@ $.createForm.addEventListener("submit", async (event) => {
  * @param {string} title
  */
 function showNewKey(created, title) {
-  const examples = curlExamples(location.origin, created.key);
+  const examples = curlExamples(functionsBase, created.key);
   $.newKeyTitle.textContent = `${title}: ${created.name}`;
   $.newKeyValue.value = created.key;
   $.curlList.textContent = examples.list;
@@ -327,12 +330,13 @@ $.signOut.addEventListener("click", async () => {
   clearError();
   $.signOut.disabled = true;
   try {
-    await api("auth/logout", { method: "POST" });
+    await signOut();
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) {
       handleApiError(err);
       return;
     }
+    forgetSession();
   } finally {
     $.signOut.disabled = false;
   }
@@ -343,27 +347,29 @@ $.signOut.addEventListener("click", async () => {
 
 $.alertClose.addEventListener("click", clearError);
 
-/** After a failed sign-in the callback opens `/?error=<code>`: say it in words, once. */
-function loginErrorFromUrl() {
-  const params = new URLSearchParams(location.search);
-  const code = params.get("error");
-  if (!code) return;
-  params.delete("error");
-  params.delete("error_description");
-  const rest = params.toString();
-  history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
-  showError(describeLoginError(code));
+/**
+ * The end of a sign-in: a failed one comes back with an error code (said in
+ * words, once), a cross-site one with a code to exchange for a session.
+ */
+async function loginResultFromUrl() {
+  try {
+    const code = await finishSignIn();
+    if (code) showError(describeLoginError(code));
+  } catch (err) {
+    handleApiError(err);
+  }
 }
 
 async function start() {
   setState("loading");
-  loginErrorFromUrl();
+  await loginResultFromUrl();
   /** @type {User | undefined} */
   let user;
   try {
-    user = await api("auth/session");
+    if (mayHaveSession()) user = await api("auth/session");
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) handleApiError(err);
+    else forgetSession();
   }
   if (user) showSignedIn(user);
   else await showSignedOut();

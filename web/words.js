@@ -5,7 +5,7 @@
  * they are unit-tested on Node (tests/web/words.test.ts).
  */
 
-/** Codes the sign-in callback puts in `/?error=<code>`, and API error codes. */
+/** Codes the sign-in callback puts in `/?error=<code>` (or `#error=<code>`), and API error codes. */
 const MESSAGES = /** @type {Record<string, string>} */ ({
   login_expired: "That sign-in link expired, please try again.",
   state_mismatch: "That sign-in didn't match this browser. Please start again from this page.",
@@ -18,6 +18,7 @@ const MESSAGES = /** @type {Record<string, string>} */ ({
   provider_error: "The sign-in provider didn't answer properly. Please try again in a moment.",
   unknown_provider: "That sign-in method isn't set up on this server.",
   invalid_redirect: "That sign-in link pointed somewhere it shouldn't. Please start again from this page.",
+  invalid_grant: "That sign-in could not be completed: it was already used or took too long. Please sign in again.",
   unauthorized: "Your session has ended. Please sign in again.",
   key_limit_reached: "You have as many API keys as allowed. Revoke one you no longer use, then try again.",
   rate_limited: "That was a lot of requests at once. Please wait a minute and try again.",
@@ -116,11 +117,11 @@ export function formatOptionalDate(iso, whenNull) {
 
 /**
  * The two curl lines that try a new key against the `jobs` function.
- * @param {string} origin e.g. "http://127.0.0.1:54321"
+ * @param {string} functionsBase e.g. "http://127.0.0.1:54321/functions/v1"
  * @param {string} key
  */
-export function curlExamples(origin, key) {
-  const url = `${origin}/functions/v1/jobs`;
+export function curlExamples(functionsBase, key) {
+  const url = `${functionsBase}/jobs`;
   return {
     list: `curl -H "x-api-key: ${key}" ${url}`,
     submit:

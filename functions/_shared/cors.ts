@@ -3,7 +3,25 @@
  * dashboard's allowed origins get credentialed cross-origin access. Routes
  * that take API keys do not use this unless ALLOW_BROWSER_KEYS=true.
  */
-const ALLOWED_HEADERS = "authorization, content-type, x-api-key, x-client-info, apikey";
+/**
+ * The request headers a browser may send: the ones supabase-js sends
+ * (`authorization`, `apikey`, `content-type`, `x-client-info`, `x-retry-count`;
+ * `x-region` from `functions.invoke` with a region; W3C trace context
+ * `traceparent`, `tracestate`, `baggage` when tracing is on), as Supabase's
+ * CORS guide lists them, plus `x-api-key`.
+ */
+export const ALLOWED_HEADERS = [
+  "authorization",
+  "apikey",
+  "content-type",
+  "x-client-info",
+  "x-region",
+  "x-retry-count",
+  "traceparent",
+  "tracestate",
+  "baggage",
+  "x-api-key",
+].join(", ");
 
 export function corsHeaders(req: Request, allowedOrigins: readonly string[], methods: string): Record<string, string> {
   const origin = req.headers.get("origin");

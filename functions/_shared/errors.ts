@@ -32,6 +32,7 @@ export type ErrorCode =
   | "access_denied"
   | "email_unverified"
   | "user_inactive"
+  | "invalid_grant"
   | "service_unavailable"
   | "internal_error"
   | "scope_above_role"
@@ -66,6 +67,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   access_denied: 403,
   email_unverified: 403,
   user_inactive: 403,
+  invalid_grant: 400,
   service_unavailable: 503,
   internal_error: 500,
   scope_above_role: 403,

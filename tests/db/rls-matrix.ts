@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientRole, Outcome, SqlRunner } from "../helpers/rls.ts";
 
-const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions", "user_capabilities"] as const;
+const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions", "user_capabilities", "sign_in_codes"] as const;
 /** Tables outside the matrix, with checks of their own below: the append-only audit log. */
 const OTHER_TABLES = ["audit_events"];
 type Table = (typeof TABLES)[number];
@@ -54,6 +54,12 @@ const statements: Record<Table, Record<Operation, string>> = {
     update: "update public.user_capabilities set granted_at = now() where user_id = $1 returning user_id as owner",
     delete: "delete from public.user_capabilities where user_id = $1 returning user_id as owner",
   },
+  sign_in_codes: {
+    select: "select user_id as owner from public.sign_in_codes",
+    insert: "insert into public.sign_in_codes (code_hash, user_id, code_challenge, origin, expires_at) values (decode(repeat('ed', 32), 'hex'), $1, repeat('c', 43), 'https://app.example.test', now() + interval '1 minute') returning user_id as owner",
+    update: "update public.sign_in_codes set expires_at = now() + interval '5 minutes' where user_id = $1 returning user_id as owner",
+    delete: "delete from public.sign_in_codes where user_id = $1 returning user_id as owner",
+  },
 };
 
 const OWN_ROWS_READABLE: Table[] = ["users", "user_identities", "api_keys", "jobs"];
@@ -91,6 +97,10 @@ async function arrange(runner: SqlRunner): Promise<Fixture> {
     );
     await runner.admin("insert into public.user_capabilities (user_id, capability) values ($1, 'users.read')", [id]);
     await runner.admin("select keygate.append_audit_event('test.arranged', 'success', $1, $1)", [id]);
+    await runner.admin(
+      "insert into public.sign_in_codes (code_hash, user_id, code_challenge, origin, expires_at) values (sha256(convert_to(gen_random_uuid()::text, 'utf8')), $1, repeat('c', 43), 'https://app.example.test', now() + interval '1 minute')",
+      [id],
+    );
   }
   return { owner: ids[0], other: ids[1], linked: ids[2], linkedSubject };
 }
@@ -221,8 +231,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         );
         expect(rows.map((r) => r.proname)).toEqual([
           "cancel_job", "claim_jobs", "complete_job", "count_jobs",
-          "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "fail_job", "find_user_by_identity",
-          "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
+          "create_api_key", "create_job", "create_session", "create_sign_in_code", "current_user_id", "end_session", "fail_job", "find_user_by_identity",
+          "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "redeem_sign_in_code", "revoke_api_key", "rotate_api_key", "set_user_active",
           "touch_api_key", "upsert_user_from_identity", "verify_api_key",
           // Roles, capabilities, the admin API and the audit log.
           "admin_get_user", "admin_list_users", "admin_revoke_key", "admin_set_user_active", "admin_update_user",
@@ -295,7 +305,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
              from unnest(array['anon', 'authenticated']) r,
                   unnest(array['insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p,
                   unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions',
-                               'public.user_capabilities', 'public.audit_events']) t
+                               'public.user_capabilities', 'public.audit_events', 'public.sign_in_codes']) t
             where has_table_privilege(r, t, p) or (p in ('insert', 'update', 'references') and has_any_column_privilege(r, t, p))`,
         );
         expect(rows).toEqual([]);

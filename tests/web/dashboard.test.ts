@@ -3,7 +3,9 @@
  * playwright-core) against the real `npm start` stack on a fresh embedded
  * database: sign in through the development provider, create a key, use it
  * from here with fetch, rotate and revoke it in the page, sign out. Then the
- * same at phone width with the keyboard only.
+ * same at phone width with the keyboard only. The same stack also serves the
+ * dashboard on a second origin (DASHBOARD_PORT), where tests/web/cross-site.ts
+ * runs the cross-site sign-in on it.
  */
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -11,6 +13,7 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../helpers/server.ts";
+import { defineCrossSiteTests } from "./cross-site.ts";
 import { type RunningStack, startStack } from "./start-stack.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -38,7 +41,7 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     }
     // playwright-core gives the browser a new, empty profile in a temporary directory.
     const [started, launched] = await Promise.allSettled([
-      startStack(),
+      startStack({ dashboardOnAnotherSite: true }),
       chromium.launch({
         executablePath: CHROMIUM,
         args: [
@@ -287,4 +290,6 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     await expect(newKey.isVisible()).resolves.toBe(false);
     expect(await page.content()).not.toContain(key);
   }, 120_000);
+
+  defineCrossSiteTests(() => ({ stack: stack!, browser: browser! }));
 });

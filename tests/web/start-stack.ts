@@ -12,21 +12,26 @@ import { freePort, projectRoot } from "../helpers/server.ts";
 export interface RunningStack {
   /** e.g. "http://127.0.0.1:43123" (no trailing slash) */
   url: string;
+  /** With `dashboardOnAnotherSite`: the dashboard's second origin, e.g. "http://localhost:43124". */
+  dashboardUrl?: string;
   output(): string;
   stop(): Promise<void>;
 }
 
 /** Variables that would make `npm start` use something other than its defaults. */
-const UNSET = /^(DATABASE_URL|SUPABASE_DB_URL|PUBLIC_URL|SESSION_SECRET|KEYGATE_ENV|ALLOWED_REDIRECT_ORIGINS|OIDC_.*|OAUTH_.*)$/;
+const UNSET = /^(DATABASE_URL|SUPABASE_DB_URL|PUBLIC_URL|SESSION_SECRET|KEYGATE_ENV|ALLOWED_REDIRECT_ORIGINS|DASHBOARD_PORT|OIDC_.*|OAUTH_.*)$/;
 
-export async function startStack({ timeoutMs = 90_000 } = {}): Promise<RunningStack> {
+/** `dashboardOnAnotherSite`: also serve the dashboard on http://localhost:<port> (DASHBOARD_PORT). */
+export async function startStack({ timeoutMs = 120_000, dashboardOnAnotherSite = false } = {}): Promise<RunningStack> {
   const port = await freePort();
+  const dashboardPort = dashboardOnAnotherSite ? await freePort() : undefined;
   const dataDir = await mkdtemp(path.join(tmpdir(), "keygate-web-"));
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !UNSET.test(name)) env[name] = value;
   }
   Object.assign(env, { PORT: String(port), KEYGATE_DATA_DIR: dataDir, NO_COLOR: "1" });
+  if (dashboardPort !== undefined) env.DASHBOARD_PORT = String(dashboardPort);
 
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: projectRoot,
@@ -89,5 +94,6 @@ export async function startStack({ timeoutMs = 90_000 } = {}): Promise<RunningSt
     await stop();
     throw new Error(`${(err as Error).message}\n--- output ---\n${output}`);
   }
-  return { url, output: () => output, stop };
+  const dashboardUrl = dashboardPort === undefined ? undefined : `http://localhost:${dashboardPort}`;
+  return { url, dashboardUrl, output: () => output, stop };
 }

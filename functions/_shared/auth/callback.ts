@@ -8,6 +8,11 @@
  * dashboard with `?error=<code>`, and nothing is written to the database but
  * the refusal's audit event (audit/auth-events.ts): the
  * user upsert and the session are one statement, reached only on success.
+ *
+ * A sign-in started with a `code_challenge` (a dashboard on another site)
+ * ends without a session cookie: the 302 goes to `redirect_to` with a
+ * single-use code in the URL fragment (`#code=...`; a fragment reaches no
+ * server log and no Referer), or `#error=<code>` on failure.
  */
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
@@ -21,6 +26,7 @@ import { SESSION_MAX_LIFETIME_SECONDS } from "./sessions.ts";
 import { recordSignIn } from "./sign-in.ts";
 import type { RoleSettings } from "../admin/role-settings.ts";
 import { recordSignInEvent, recordSignInRefusal } from "../audit/auth-events.ts";
+import { issueSignInCode } from "./sign-in-code.ts";
 
 export interface CallbackDeps {
   config: Config;
@@ -43,8 +49,17 @@ function sameString(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** `redirectTo` with `fragment` in place of its own. */
+function withFragment(redirectTo: string, fragment: string): string {
+  const url = new URL(redirectTo);
+  url.hash = fragment;
+  return url.href;
+}
+
 /** Where a failed sign-in lands: the dashboard of the origin the user was going back to. */
-function errorRedirect(config: Pick<Config, "publicUrl">, redirectTo: string, code: string): string {
+function errorRedirect(config: Pick<Config, "publicUrl">, login: LoginState, code: string): string {
+  const redirectTo = login.redirectTo;
+  if (login.codeChallenge) return withFragment(redirectTo, `error=${encodeURIComponent(code)}`);
   const target = new URL(redirectTo).origin;
   const base = target === new URL(config.publicUrl).origin ? config.publicUrl : target;
   return `${base}/?error=${encodeURIComponent(code)}`;
@@ -60,7 +75,8 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     return new Response(null, { status: 302, headers });
   }
 
-  async function signIn(req: Request, provider: OAuthProvider, login: LoginState): Promise<string> {
+  /** Completes the sign-in; returns where to send the browser and the cookies to set. */
+  async function signIn(req: Request, provider: OAuthProvider, login: LoginState): Promise<[string, string[]]> {
     const url = new URL(req.url);
     const state = url.searchParams.get("state");
     if (login.provider !== provider.id || state === null || !sameString(state, login.state)) {
@@ -68,9 +84,20 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     }
     const redirectUri = deps.redirectUri(provider.id);
     const profile = await provider.complete(url, { ...login, redirectUri });
+    if (login.codeChallenge) {
+      const grant = { codeChallenge: login.codeChallenge, origin: new URL(login.redirectTo).origin };
+      const { code, userId } = await issueSignInCode(db, provider.id, profile, grant);
+      await recordSignInEvent(db, req, { userId, provider: provider.id, roles: deps.roles }, log);
+      return [withFragment(login.redirectTo, `code=${code}`), []];
+    }
     const { token, userId } = await recordSignIn(db, provider.id, profile);
     await recordSignInEvent(db, req, { userId, provider: provider.id, roles: deps.roles }, log);
-    return token;
+    const session = serializeCookie(cookies.session.name, token, {
+      path: cookies.session.path,
+      maxAge: SESSION_MAX_LIFETIME_SECONDS,
+      secure: cookies.secure,
+    });
+    return [login.redirectTo, [session]];
   }
 
   return async (req, providerId) => {
@@ -87,19 +114,14 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
       return res;
     }
     try {
-      const token = await signIn(req, provider, login);
-      const session = serializeCookie(cookies.session.name, token, {
-        path: cookies.session.path,
-        maxAge: SESSION_MAX_LIFETIME_SECONDS,
-        secure: cookies.secure,
-      });
-      return redirect(login.redirectTo, [clearLogin, session]);
+      const [location, setCookies] = await signIn(req, provider, login);
+      return redirect(location, [clearLogin, ...setCookies]);
     } catch (err) {
       let code = "internal_error";
       if (err instanceof KeygateError) code = err.code;
       else log("sign-in failed", { provider: providerId, name: err instanceof Error ? err.name : typeof err });
       await recordSignInRefusal(db, req, providerId, code, log);
-      return redirect(errorRedirect(config, login.redirectTo, code), [clearLogin]);
+      return redirect(errorRedirect(config, login, code), [clearLogin]);
     }
   };
 }

@@ -6,7 +6,8 @@
  *   GET  /auth/login/<provider>     302 to the provider (state, PKCE, nonce)
  *   GET  /auth/callback/<provider>  302 back to redirect_to with a session
  *   GET  /auth/session              the signed-in user (cookie or Bearer)
- *   POST /auth/logout               ends the session server-side
+ *   POST /auth/token                a cross-site sign-in's code -> a bearer session token
+ *   POST /auth/logout               ends the session server-side (cookie or Bearer)
  *   GET  /auth/activity             the signed-in user's own audit events
  */
 import * as oauth from "oauth4webapi";
@@ -24,10 +25,13 @@ import type { OAuthProvider } from "./oauth-provider.ts";
 import { configuredProviders } from "./providers.ts";
 import { resolveRedirect } from "./redirect.ts";
 import { createUserResolver } from "./require-user.ts";
+import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
 import type { RoleSettings } from "../admin/role-settings.ts";
 import { createActivityRoute } from "../audit/activity-handler.ts";
 import { recordSignOut } from "../audit/auth-events.ts";
+import { CODE_CHALLENGE_SHAPE } from "./sign-in-code.ts";
+import { createTokenHandler } from "./token-handler.ts";
 
 export interface AuthHandlerDeps {
   config: Config;
@@ -49,6 +53,23 @@ function sessionSecret(config: Config, log: Logger): string {
   return oauth.generateRandomState() + oauth.generateRandomState();
 }
 
+/**
+ * The optional `code_challenge` of a login (with `code_challenge_method`
+ * absent or `S256`): the base64url SHA-256 of the page's verifier.
+ */
+function codeChallengeOf(params: URLSearchParams): string | undefined {
+  const challenge = params.get("code_challenge");
+  const method = params.get("code_challenge_method");
+  if (challenge === null && method === null) return undefined;
+  if (challenge === null || !CODE_CHALLENGE_SHAPE.test(challenge) || (method !== null && method !== "S256")) {
+    throw new KeygateError(
+      "validation_failed",
+      "code_challenge must be the base64url SHA-256 of a code verifier (43 characters), with code_challenge_method S256.",
+    );
+  }
+  return challenge;
+}
+
 export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Promise<Response> {
   const { config, db } = deps;
   const log = deps.log ?? logError;
@@ -60,19 +81,22 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   const redirectUri = (id: string) => `${config.publicUrl}/functions/v1/auth/callback/${id}`;
   const callback = createCallbackHandler({ config, db, providers, sealer, cookies, redirectUri, log, roles: deps.roles });
   const activity = createActivityRoute(db);
+  const exchangeCode = createTokenHandler(db);
   const noStore = { "cache-control": "no-store" };
 
   async function login(req: Request, providerId: string): Promise<Response> {
     const provider = providers.get(providerId);
     if (!provider) throw new KeygateError("unknown_provider", "No such sign-in provider.");
-    const redirectTo = resolveRedirect(new URL(req.url).searchParams.get("redirect_to"), config);
+    const params = new URL(req.url).searchParams;
+    const redirectTo = resolveRedirect(params.get("redirect_to"), config);
+    const codeChallenge = codeChallengeOf(params);
     const attempt = {
       state: oauth.generateRandomState(),
       codeVerifier: oauth.generateRandomCodeVerifier(),
       nonce: oauth.generateRandomNonce(),
     };
     const location = await provider.authorizationUrl({ ...attempt, redirectUri: redirectUri(provider.id) });
-    const sealed = await sealer.seal({ provider: provider.id, ...attempt, redirectTo });
+    const sealed = await sealer.seal({ provider: provider.id, ...attempt, redirectTo, codeChallenge });
     const headers = new Headers({ ...noStore, location: location.href, "referrer-policy": "no-referrer" });
     headers.append(
       "set-cookie",
@@ -91,6 +115,12 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   }
 
   async function logout(req: Request): Promise<Response> {
+    // A bearer is never attached by a browser on its own: no CSRF check for it.
+    const bearer = sessionBearer(req);
+    if (bearer) {
+      await recordSignOut(db, req, bearer, log);
+      await sessions.end(bearer);
+    }
     const token = readCookies(req).get(cookies.session.name);
     if (token) {
       assertAllowedOrigin(req, config.allowedRedirectOrigins);
@@ -125,6 +155,10 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     if (first === "session" && second === undefined) {
       only("GET");
       return await session(req);
+    }
+    if (first === "token" && second === undefined) {
+      only("POST");
+      return await exchangeCode(req);
     }
     if (first === "activity" && second === undefined) {
       only("GET");

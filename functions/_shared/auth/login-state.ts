@@ -6,6 +6,7 @@
  */
 import { EncryptJWT, jwtDecrypt } from "jose";
 import { z } from "zod";
+import { CODE_CHALLENGE_SHAPE } from "./sign-in-code.ts";
 
 export const LOGIN_STATE_TTL_SECONDS = 600;
 
@@ -16,6 +17,11 @@ export interface LoginState {
   nonce: string;
   /** Absolute URL, already validated by resolveRedirect. */
   redirectTo: string;
+  /**
+   * Set for a cross-site dashboard: the S256 challenge of the page's
+   * verifier. The callback then returns a single-use code instead of a cookie.
+   */
+  codeChallenge?: string;
 }
 
 export interface LoginStateSealer {
@@ -29,6 +35,7 @@ const loginStateSchema = z.object({
   codeVerifier: z.string().min(43).max(128),
   nonce: z.string().min(16).max(128),
   redirectTo: z.string().min(1).max(2048),
+  codeChallenge: z.string().regex(CODE_CHALLENGE_SHAPE).optional(),
 });
 
 async function deriveKey(secret: string): Promise<Uint8Array> {

@@ -15,6 +15,7 @@ import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
 import { cookieSettings } from "./cookie-settings.ts";
 import { readCookies } from "./cookies.ts";
+import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
 import { createSupabaseAuthUserLookup } from "./supabase-auth-user.ts";
 import { createSupabaseTokenVerifier } from "./supabase-token.ts";
@@ -104,7 +105,12 @@ export function createUserResolver(deps: {
 
   return async (req) => {
     const bearer = bearerToken(req);
-    if (bearer) {
+    // A Keygate session token as a bearer (a dashboard on another site): the same session as the cookie.
+    const sessionToken = sessionBearer(req);
+    if (sessionToken) {
+      const session = await sessions.resolve(sessionToken);
+      if (session) return { ...session, via: "bearer" };
+    } else if (bearer) {
       const user = await fromBearer(bearer);
       if (user) return user;
     }

@@ -7,6 +7,7 @@
  */
 import type { Db } from "../db.ts";
 import { sha256 } from "../hash.ts";
+import { base64url } from "./base64url.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;
 export const SESSION_MAX_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
@@ -26,13 +27,11 @@ export interface SessionStore {
   end(token: string | undefined): Promise<void>;
 }
 
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+/**
+ * The shape of a session token: 43 base64url characters, no dots (a Supabase
+ * access token is a JWT, with dots), so a bearer tells which kind it is.
+ */
+export const SESSION_TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /** What the database stores of a session token: its SHA-256, never the token. */
 export function hashSessionToken(token: string): Uint8Array {
@@ -47,7 +46,7 @@ export function createSessionStore(db: Db): SessionStore {
     },
     async resolve(token) {
       // A token of the wrong shape cannot exist: refuse it without a query.
-      if (!token || !TOKEN_SHAPE.test(token)) return null;
+      if (!token || !SESSION_TOKEN_SHAPE.test(token)) return null;
       const rows = await db.query<SessionUser & { user_id: string }>(
         "select user_id, email, name, image_url, role from keygate.get_session($1, $2, $3)",
         [hashSessionToken(token), SESSION_TTL_SECONDS, SESSION_MAX_LIFETIME_SECONDS],
@@ -57,7 +56,7 @@ export function createSessionStore(db: Db): SessionStore {
       return row ? { id: row.user_id, email: row.email, name: row.name, image_url: row.image_url, role: row.role } : null;
     },
     async end(token) {
-      if (!token || !TOKEN_SHAPE.test(token)) return;
+      if (!token || !SESSION_TOKEN_SHAPE.test(token)) return;
       await db.query("select keygate.end_session($1)", [hashSessionToken(token)], "keygate_end_session");
     },
   };

@@ -10,15 +10,20 @@ import { KeygateError } from "../errors.ts";
 import type { ProviderProfile } from "./oauth-provider.ts";
 import { createSessionStore, SESSION_TTL_SECONDS } from "./sessions.ts";
 
+/** Refuses a profile without a plausible email address that the provider says it verified. */
+export function assertVerifiedEmail(profile: ProviderProfile): void {
+  const email = profile.email;
+  if (!email || !profile.emailVerified || email.length > 320 || !/^[^@\s]+@[^@\s]+$/.test(email)) {
+    throw new KeygateError("email_unverified", "The provider did not confirm an email address for this account.");
+  }
+}
+
 export async function recordSignIn(
   db: Db,
   provider: string,
   profile: ProviderProfile,
 ): Promise<{ token: string; userId: string }> {
-  const email = profile.email;
-  if (!email || !profile.emailVerified || email.length > 320 || !/^[^@\s]+@[^@\s]+$/.test(email)) {
-    throw new KeygateError("email_unverified", "The provider did not confirm an email address for this account.");
-  }
+  assertVerifiedEmail(profile);
   const { token, tokenHash } = await createSessionStore(db).newToken();
   const rows = await db.query<{ id: string }>(
     `select u.id, keygate.create_session(u.id, $7, $8) as expires_at

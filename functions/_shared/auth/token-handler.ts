@@ -1,0 +1,59 @@
+/**
+ * `POST /auth/token` `{code, code_verifier}`: exchanges the single-use code
+ * that a cross-site sign-in returned (in the URL fragment) for a session
+ * token, answered as `{access_token, token_type: "bearer", expires_in}` with
+ * `Cache-Control: no-store`. The session is the same stateful session the
+ * cookie holds (sliding, bounded, ended by logout), carried as
+ * `Authorization: Bearer`.
+ *
+ * The code is consumed atomically with the session's creation, and only when
+ * it exists, has not expired, was sent to the request's `Origin`, and
+ * base64url(SHA-256(code_verifier)) equals the challenge given at login (RFC
+ * 7636 S256). Anything else is `400 invalid_grant` and writes nothing; a
+ * replay finds the code gone.
+ */
+import { z } from "zod";
+import type { Db } from "../db.ts";
+import { KeygateError } from "../errors.ts";
+import { sha256 } from "../hash.ts";
+import { json, readJson } from "../http.ts";
+import { base64url } from "./base64url.ts";
+import { createSessionStore, SESSION_TTL_SECONDS } from "./sessions.ts";
+import { hashSignInCode, SIGN_IN_CODE_SHAPE } from "./sign-in-code.ts";
+
+const tokenBody = z.strictObject({
+  code: z.string().regex(SIGN_IN_CODE_SHAPE, { message: "not a sign-in code" }),
+  // RFC 7636 section 4.1: 43-128 unreserved characters.
+  code_verifier: z.string().regex(/^[A-Za-z0-9._~-]{43,128}$/, { message: "not a code verifier" }),
+});
+
+/** RFC 7636 S256: the challenge a verifier answers. */
+export function s256(verifier: string): string {
+  return base64url(sha256(verifier));
+}
+
+function invalidGrant(): KeygateError {
+  return new KeygateError(
+    "invalid_grant",
+    "This sign-in code is not valid: it was already used, it expired, or it belongs to another page. Sign in again.",
+  );
+}
+
+export function createTokenHandler(db: Db): (req: Request) => Promise<Response> {
+  const sessions = createSessionStore(db);
+  return async (req) => {
+    const body = await readJson(req, tokenBody);
+    const origin = req.headers.get("origin");
+    if (!origin) throw invalidGrant();
+    const { token, tokenHash } = await sessions.newToken();
+    const rows = await db.query<{ user_id: string }>(
+      "select user_id from keygate.redeem_sign_in_code($1, $2, $3, $4, $5)",
+      [hashSignInCode(body.code), s256(body.code_verifier), origin, tokenHash, SESSION_TTL_SECONDS],
+    );
+    if (!rows[0]) throw invalidGrant();
+    return json(
+      { access_token: token, token_type: "bearer", expires_in: SESSION_TTL_SECONDS },
+      { headers: { "cache-control": "no-store", pragma: "no-cache" } },
+    );
+  };
+}

@@ -37,8 +37,14 @@ async function loadFunctions(): Promise<Map<string, Fetch>> {
     } catch {
       continue; // not built yet
     }
-    const mod = await import(entry.href);
-    handlers.set(name, mod.default.fetch);
+    try {
+      const mod = await import(entry.href);
+      handlers.set(name, mod.default.fetch);
+    } catch (err) {
+      // A configuration error (such as a malformed ALLOWED_REDIRECT_ORIGINS) stops the server with its message alone.
+      console.error(`keygate: the ${name} function cannot start: ${err instanceof Error ? err.message : String(err)}`);
+      Deno.exit(1);
+    }
   }
   return handlers;
 }

@@ -119,14 +119,14 @@ function describeDatabase(url, embedded) {
 }
 
 async function main() {
-  if (args.has("--reset")) await resetEmbedded();
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a port number, not ${env.PORT}.`);
   const development = (env.KEYGATE_ENV ?? "development") === "development";
   const devSignIn = !env.OAUTH_GITHUB_CLIENT_ID && !env.OAUTH_GOOGLE_CLIENT_ID && !env.OIDC_ISSUER;
   if ((development || devSignIn) && !isLoopbackHostname(bindHost)) {
     const why = devSignIn ? "the development OpenID provider would let anyone who reaches it sign in as anyone" : "development mode is on";
     return fail(`HOST=${bindHost} is not a loopback address, and ${why}. Bind 127.0.0.1 (unset HOST), or run in production (KEYGATE_ENV=production, SESSION_SECRET and a real provider) behind your proxy.`);
   }
+  if (args.has("--reset")) await resetEmbedded();
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a port number, not ${env.PORT}.`);
   if (!(await portIsFree(port))) {
     return fail(`port ${port} on ${bindHost} is already in use. Stop what uses it, or run with PORT=<another port>.`);
   }

@@ -59,8 +59,12 @@ begin
 end;
 $$;
 
+-- Trigger functions cannot be called directly; the grant keeps "service_role
+-- may execute every keygate function" true.
 revoke execute on function keygate.purge_expired_sessions(), keygate.purge_ended_api_keys()
   from public, anon, authenticated;
+grant execute on function keygate.purge_expired_sessions(), keygate.purge_ended_api_keys()
+  to service_role;
 
 create trigger sessions_purge_expired
   after insert on public.sessions

@@ -211,7 +211,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         );
         expect(rows.map((r) => r.proname)).toEqual([
           "create_api_key", "create_job", "create_session", "current_user_id", "end_session", "find_user_by_identity",
-          "get_job", "get_session", "list_api_keys", "list_jobs", "revoke_api_key", "rotate_api_key", "set_user_active",
+          "get_job", "get_session", "list_api_keys", "list_jobs", "purge_ended_api_keys", "purge_expired_sessions",
+          "revoke_api_key", "rotate_api_key", "set_user_active",
           "touch_api_key", "upsert_user_from_identity", "verify_api_key",
         ]);
         expect(rows.filter((r) => !r.can)).toEqual([]);

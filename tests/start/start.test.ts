@@ -109,7 +109,7 @@ describe("npm start on a fresh machine", () => {
       reset.child.kill("SIGTERM");
       await reset.exited;
     }
-  });
+  }, 120_000); // a fresh embedded database runs every migration: as long as beforeAll's start
 });
 
 describe("npm start without a provider on a public URL", () => {
@@ -169,5 +169,17 @@ describe("the Deno server on its own", () => {
     if (!(outcome instanceof Error)) await outcome.stop();
     expect(outcome).toBeInstanceOf(Error);
     expect(String(outcome)).toMatch(/exited with 1[\s\S]*HOST=0\.0\.0\.0 is not a loopback address/);
+  });
+});
+
+describe("a configuration error", () => {
+  it("stops the server at start-up with the variable's name and no stack", async () => {
+    const outcome = await startServer({
+      databaseUrl: "postgresql://postgres@127.0.0.1:1/none",
+      env: { ALLOWED_REDIRECT_ORIGINS: "app.example.com" },
+    }).catch((err: Error) => err);
+    if (!(outcome instanceof Error)) await outcome.stop();
+    expect(String(outcome)).toMatch(/exited with 1[\s\S]*ALLOWED_REDIRECT_ORIGINS: "app\.example\.com" is not an http\(s\) origin/);
+    expect(String(outcome)).not.toMatch(/\bat \w+ \(|file:\/\//);
   });
 });

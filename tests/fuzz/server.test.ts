@@ -135,11 +135,6 @@ function describePlan(plan: Plan): string {
   return JSON.stringify(plan, (_k, v) => (typeof v === "string" && v.length > 200 ? `${v.slice(0, 40)}...(${v.length})` : v instanceof Uint8Array ? [...v] : v));
 }
 
-/** A request whose headers alone are this large may be refused by the HTTP layer with a closed connection. */
-function hugeHeaders(headers: Record<string, string | string[]>): boolean {
-  return Object.entries(headers).reduce((n, [k, v]) => n + k.length + [v].flat().join("").length, 0) > 16 * 1024;
-}
-
 describe("fuzzing every route of the real server", () => {
   it(`answers ${RUNS} random requests below 500, with no trace, SQL or secret in any answer or log`, async () => {
     await fc.assert(
@@ -150,7 +145,7 @@ describe("fuzzing every route of the real server", () => {
         try {
           res = await send(new URL(server.url), req);
         } catch (err) {
-          if (hugeHeaders(req.headers) && /ECONNRESET|socket hang up|EPIPE/.test(String(err))) return;
+          // Even headers too large to read get an answer (Deno's HTTP layer: 400), never a dropped connection.
           throw new Error(`${req.method} ${req.path.slice(0, 200)}: no answer (${(err as Error).message})\n${describePlan(plan)}`);
         }
         const route = plan.static ? "static" : ROUTES[plan.target].path;

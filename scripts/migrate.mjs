@@ -26,14 +26,30 @@ export function cliUrl(databaseUrl) {
   const url = new URL(databaseUrl);
   const loopback = ["127.0.0.1", "localhost", "[::1]", "::1"].includes(url.hostname);
   if (loopback && !url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
-  // The CLI asks for a password when the URL has none; trust-auth servers ignore it.
-  if (!url.password) url.password = "postgres";
   return url.toString();
 }
 
-function run(cmd, args, { quiet }) {
+/**
+ * The CLI's arguments and environment for `db push` to `databaseUrl`. The
+ * password never goes into the arguments, which `ps` shows to every local
+ * user: it travels in PGPASSWORD, which the CLI's driver (pgx) reads when
+ * the URL has none.
+ */
+export function cliInvocation(databaseUrl, env = process.env) {
+  const url = new URL(cliUrl(databaseUrl));
+  const password = url.password ? decodeURIComponent(url.password) : url.searchParams.get("password");
+  url.password = "";
+  url.searchParams.delete("password");
+  return {
+    args: ["db", "push", `--remote=${url.toString()}`, "--yes"],
+    // Without any password the CLI fails on an empty one; trust-auth servers ignore it.
+    env: { ...env, DO_NOT_TRACK: "1", PGPASSWORD: password ?? env.PGPASSWORD ?? "postgres" },
+  };
+}
+
+function run(cmd, args, { quiet, env, spawnImpl }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DO_NOT_TRACK: "1" } });
+    const child = spawnImpl(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
     let output = "";
     child.stdout.on("data", (d) => { output += d; if (!quiet) process.stdout.write(d); });
     child.stderr.on("data", (d) => { output += d; if (!quiet) process.stderr.write(d); });
@@ -49,7 +65,7 @@ function run(cmd, args, { quiet }) {
  * Applies the shim (where needed) and the migrations in `<workdir>/supabase`
  * (default: this repository). Resolves to what the CLI printed.
  */
-export async function migrate(databaseUrl, { quiet = false, workdir = root } = {}) {
+export async function migrate(databaseUrl, { quiet = false, workdir = root, spawnImpl = spawn } = {}) {
   const log = quiet ? () => {} : (m) => console.log(m);
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
@@ -65,7 +81,8 @@ export async function migrate(databaseUrl, { quiet = false, workdir = root } = {
   }
   // Each migration runs in its own transaction: a failing one is rolled back
   // whole and reported, and the ones before it stay recorded.
-  return await run(supabaseBin, ["db", "push", `--remote=${cliUrl(databaseUrl)}`, "--yes", "--workdir", workdir], { quiet });
+  const { args, env } = cliInvocation(databaseUrl);
+  return await run(supabaseBin, [...args, "--workdir", workdir], { quiet, env, spawnImpl });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

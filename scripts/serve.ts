@@ -39,8 +39,14 @@ async function loadFunctions(): Promise<Map<string, Fetch>> {
     } catch {
       continue; // not built yet
     }
-    const mod = await import(entry.href);
-    handlers.set(name, mod.default.fetch);
+    try {
+      const mod = await import(entry.href);
+      handlers.set(name, mod.default.fetch);
+    } catch (err) {
+      // A configuration error (such as a malformed ALLOWED_REDIRECT_ORIGINS) stops the server with its message alone.
+      console.error(`keygate: the ${name} function cannot start: ${err instanceof Error ? err.message : String(err)}`);
+      Deno.exit(1);
+    }
   }
   return handlers;
 }
@@ -66,8 +72,16 @@ async function serveStatic(pathname: string): Promise<Response> {
 }
 
 const handlers = await loadFunctions();
-const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
+const hostname = Deno.env.get("HOST")?.trim() || "127.0.0.1";
 const port = Number(Deno.env.get("PORT") ?? "54321");
+
+// Development mode relaxes SESSION_SECRET and may come with the development
+// sign-in: it never listens beyond loopback.
+const loopbackHost = /^(localhost|::1|\[::1\]|127(\.\d{1,3}){3})$/i.test(hostname);
+if (Deno.env.get("KEYGATE_ENV") === "development" && !loopbackHost) {
+  console.error(`HOST=${hostname} is not a loopback address, and KEYGATE_ENV=development: refusing to listen on it.`);
+  Deno.exit(1);
+}
 
 /** The path of an absolute request URL, without parsing all of it (this runs on every request). */
 function pathOf(url: string): string {
@@ -104,7 +118,10 @@ try {
   Deno.serve({
     hostname,
     port,
-    onListen: ({ port }) => console.log(`Keygate listening on http://${hostname}:${port} (functions: ${[...handlers.keys()].join(", ")})`),
+    onListen: (addr) => {
+      const bound = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      console.log(`Keygate listening on http://${bound}:${addr.port} (functions: ${[...handlers.keys()].join(", ")})`);
+    },
   }, (req, info) => {
     try {
       const res = route(req, info);

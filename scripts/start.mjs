@@ -24,7 +24,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = new Set(process.argv.slice(2));
 const env = process.env;
 const dataDir = path.resolve(root, env.KEYGATE_DATA_DIR ?? ".data");
+// The embedded database and the development provider always bind loopback;
+// the server binds HOST (loopback unless said otherwise, and only in production).
 const host = "127.0.0.1";
+const bindHost = env.HOST?.trim() || host;
 const port = Number(env.PORT ?? "54321");
 const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "");
 // DASHBOARD_PORT: the dashboard also on http://localhost:<port>, another site than the functions.
@@ -49,17 +52,20 @@ async function shutdown() {
   process.exit();
 }
 
-function isLoopback(urlString) {
-  const { hostname } = new URL(urlString);
-  const h = hostname.replace(/^\[|\]$/g, "");
+function isLoopbackHostname(hostname) {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+function isLoopback(urlString) {
+  return isLoopbackHostname(new URL(urlString).hostname);
 }
 
 async function portIsFree(p) {
   return await new Promise((resolve) => {
     const probe = createServer();
     probe.once("error", () => resolve(false));
-    probe.listen(p, host, () => probe.close(() => resolve(true)));
+    probe.listen(p, bindHost, () => probe.close(() => resolve(true)));
   });
 }
 
@@ -116,10 +122,16 @@ function describeDatabase(url, embedded) {
 }
 
 async function main() {
+  const development = (env.KEYGATE_ENV ?? "development") === "development";
+  const devSignIn = !env.OAUTH_GITHUB_CLIENT_ID && !env.OAUTH_GOOGLE_CLIENT_ID && !env.OIDC_ISSUER;
+  if ((development || devSignIn) && !isLoopbackHostname(bindHost)) {
+    const why = devSignIn ? "the development OpenID provider would let anyone who reaches it sign in as anyone" : "development mode is on";
+    return fail(`HOST=${bindHost} is not a loopback address, and ${why}. Bind 127.0.0.1 (unset HOST), or run in production (KEYGATE_ENV=production, SESSION_SECRET and a real provider) behind your proxy.`);
+  }
   if (args.has("--reset")) await resetEmbedded();
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a port number, not ${env.PORT}.`);
   if (!(await portIsFree(port))) {
-    return fail(`port ${port} on ${host} is already in use. Stop what uses it, or run with PORT=<another port>.`);
+    return fail(`port ${port} on ${bindHost} is already in use. Stop what uses it, or run with PORT=<another port>.`);
   }
   if (dashboardPort !== undefined) {
     if (!Number.isInteger(dashboardPort) || dashboardPort < 1 || dashboardPort > 65535 || dashboardPort === port) {
@@ -147,11 +159,11 @@ async function main() {
     return fail(`migration failed; nothing half-applied was kept.\n${err.message}`);
   }
 
-  const development = (env.KEYGATE_ENV ?? "development") === "development";
   const serverEnv = {
     ...env,
     KEYGATE_ENV: development ? "development" : env.KEYGATE_ENV,
     DATABASE_URL: databaseUrl,
+    HOST: bindHost,
     PORT: String(port),
     PUBLIC_URL: publicUrl,
     // PGlite serves one session: all functions share one connection to it.
@@ -203,7 +215,8 @@ async function main() {
   let announced = false;
   deno.stdout.on("data", (chunk) => {
     const text = String(chunk);
-    if (!announced && text.includes("Keygate listening on")) {
+    const listening = /Keygate listening on (\S+)/.exec(text);
+    if (!announced && listening) {
       announced = true;
       const lines = [
         "",
@@ -212,6 +225,7 @@ async function main() {
         ...(dashboardOrigin
           ? [`  Dashboard on another site: ${dashboardOrigin}/  (signs in with a bearer token, not the cookie)`]
           : []),
+        `  Listening: ${listening[1]} (bound address)`,
         `  Functions: ${publicUrl}/functions/v1/<name>  (health, auth, api-keys, verify-key, jobs, admin)`,
         `  Database:  ${describeDatabase(databaseUrl, !external)}`,
         `  Sign-in:   ${providers.join(", ")}`,

@@ -39,9 +39,38 @@ describe("loadConfig", () => {
   });
 
   it("normalises allowed redirect origins and always allows PUBLIC_URL's own", () => {
-    const config = loadConfig({ PUBLIC_URL: "https://keys.example.com/", ALLOWED_REDIRECT_ORIGINS: "https://app.example.com/path, http://localhost:3000" });
+    const config = loadConfig({ PUBLIC_URL: "https://keys.example.com/", ALLOWED_REDIRECT_ORIGINS: "https://app.example.com/, http://localhost:3000" });
     expect(config.publicUrl).toBe("https://keys.example.com");
     expect(config.allowedRedirectOrigins).toEqual(["https://keys.example.com", "https://app.example.com", "http://localhost:3000"]);
+    expect(loadConfig({ ALLOWED_REDIRECT_ORIGINS: "HTTPS://App.Example.com:443" }).allowedRedirectOrigins).toContain("https://app.example.com");
+  });
+
+  it("refuses an allowed origin that is not an http(s) origin, so \"null\" is never allowed", () => {
+    const bad = [
+      "app.example.com", // no scheme: an opaque origin, "null"
+      "localhost:3000", // parses as scheme "localhost:"
+      "null",
+      "file:///etc",
+      "data:text/html,x",
+      "javascript:alert(1)",
+      "ftp://app.example.com",
+      "https://app.example.com/path",
+      "https://app.example.com?x=1",
+      "https://app.example.com#x",
+      "https://user:pw@app.example.com",
+      "https://user@app.example.com",
+      "https://",
+    ];
+    for (const entry of bad) {
+      expect(() => loadConfig({ ALLOWED_REDIRECT_ORIGINS: `https://ok.example.com,${entry}` }), entry)
+        .toThrow(/ALLOWED_REDIRECT_ORIGINS.*not an http\(s\) origin/);
+    }
+  });
+
+  it("never yields the opaque origin \"null\" from PUBLIC_URL either", () => {
+    for (const url of ["file:///srv/keygate", "keygate.example.com", "mailto:a@example.com"]) {
+      expect(() => loadConfig({ PUBLIC_URL: url }), url).toThrow(/PUBLIC_URL/);
+    }
   });
 });
 

@@ -71,6 +71,20 @@ export function isLoopbackHost(hostname: string): boolean {
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/** PUBLIC_URL's origin; PUBLIC_URL itself may have a path, but must be http(s). */
+function publicUrlOrigin(publicUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    throw new Error(`PUBLIC_URL: "${publicUrl}" is not a URL; write it as scheme://host[:port][/path]`);
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.origin === "null" || url.username || url.password) {
+    throw new Error(`PUBLIC_URL: "${publicUrl}" must be an http(s) URL without credentials`);
+  }
+  return url.origin;
+}
+
 /** Provider and JWKS URLs must be https, except on loopback hosts. */
 export function assertSecureUrl(value: string, name: string): string {
   let url: URL;
@@ -117,11 +131,31 @@ function supabaseApiKey(env: Env): string | undefined {
   return present(env.SUPABASE_PUBLISHABLE_KEY) ?? present(env.SUPABASE_ANON_KEY);
 }
 
+/**
+ * An http(s) origin and nothing else: no path, query, fragment or credentials.
+ * Anything else (a host without a scheme, `file:`, `data:`) would become the
+ * opaque origin "null", which any sandboxed page can send as its `Origin`.
+ */
+export function httpOrigin(value: string, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  const bare = url !== undefined && (url.protocol === "https:" || url.protocol === "http:") &&
+    url.username === "" && url.password === "" && url.pathname === "/" && !/[?#]/.test(value);
+  if (!url || !bare || url.origin === "null") {
+    throw new Error(`${name}: "${value}" is not an http(s) origin; write it as scheme://host[:port], e.g. https://app.example.com`);
+  }
+  return url.origin;
+}
+
 export function loadConfig(env: Env): Config {
   const port = Number(present(env.PORT) ?? "54321");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("PORT must be a port number");
   const publicUrl = (present(env.PUBLIC_URL) ?? `http://127.0.0.1:${port}`).replace(/\/+$/, "");
-  const publicOrigin = new URL(publicUrl).origin;
+  const publicOrigin = publicUrlOrigin(publicUrl);
 
   const oidcIssuer = present(env.OIDC_ISSUER);
   const oidcClient = pair(env.OIDC_CLIENT_ID, env.OIDC_CLIENT_SECRET, "OIDC_CLIENT_ID/OIDC_CLIENT_SECRET");
@@ -145,7 +179,7 @@ export function loadConfig(env: Env): Config {
     .split(",")
     .map((o) => o.trim())
     .filter(Boolean)
-    .map((o) => new URL(o).origin);
+    .map((o) => httpOrigin(o, "ALLOWED_REDIRECT_ORIGINS"));
 
   const poolMax = Number(present(env.DB_POOL_MAX) ?? "10");
   if (!Number.isInteger(poolMax) || poolMax < 1) throw new Error("DB_POOL_MAX must be a positive integer");

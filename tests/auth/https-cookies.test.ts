@@ -1,7 +1,8 @@
 /**
- * Cookie flags follow PUBLIC_URL: on https both cookies are Secure and
- * prefixed (`__Host-kg_session`, `__Secure-kg_login`); SESSION_SECRET is
- * required in production.
+ * Cookie flags follow PUBLIC_URL: on https both cookies are Secure,
+ * host-only and `__Host-` prefixed (`__Host-kg_session`, `__Host-kg_login`),
+ * so a sibling subdomain cannot plant either; SESSION_SECRET is required in
+ * production.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/_shared/config.ts";
@@ -35,21 +36,45 @@ afterAll(async () => {
 });
 
 describe("on an https PUBLIC_URL", () => {
-  it("sets Secure, prefixed cookies scoped as narrowly as they can be", async () => {
+  it("sets Secure, __Host- prefixed cookies that a sibling subdomain cannot plant", async () => {
     const browser = new CookieClient({ "https://keygate.example.com": handler });
     const login = await browser.fetch(`${AUTH}/login/oidc`);
     expect(login.headers.getSetCookie()).toEqual([
-      expect.stringMatching(/^__Secure-kg_login=[^;]+; Path=\/functions\/v1\/auth; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/),
+      expect.stringMatching(/^__Host-kg_login=[^;]+; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/),
     ]);
     const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
     const done = await browser.fetch(`${AUTH}/callback/oidc?code=c&state=${state}`);
     expect(done.status).toBe(302);
     expect(done.headers.get("location")).toBe("https://keygate.example.com/");
     expect(done.headers.getSetCookie()).toEqual([
-      "__Secure-kg_login=; Path=/functions/v1/auth; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax",
+      "__Host-kg_login=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax",
       expect.stringMatching(/^__Host-kg_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax$/),
     ]);
     expect((await browser.fetch(`${AUTH}/session`)).status).toBe(200);
+  });
+
+  it("never takes the login cookie, now sent everywhere, for a session", async () => {
+    const browser = new CookieClient({ "https://keygate.example.com": handler });
+    await browser.fetch(`${AUTH}/login/oidc`);
+    const login = browser.get(`${AUTH}/session`, "__Host-kg_login")!;
+    expect(login).toBeTruthy();
+    expect((await browser.fetch(`${AUTH}/session`)).status).toBe(401);
+    // Even under the session cookie's name, a sealed login state is no session token.
+    browser.set(PUBLIC_URL, "__Host-kg_session", login);
+    expect((await browser.fetch(`${AUTH}/session`)).status).toBe(401);
+  });
+
+  it("ignores a login cookie a sibling subdomain could set (no __Host- prefix)", async () => {
+    const browser = new CookieClient({ "https://keygate.example.com": handler });
+    const login = await browser.fetch(`${AUTH}/login/oidc`);
+    const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
+    const [name, sealed] = login.headers.getSetCookie()[0].split(";")[0].split("=");
+    browser.delete(PUBLIC_URL, name);
+    // What a page on another subdomain can set for the parent domain: no __Host- cookie.
+    for (const planted of ["__Secure-kg_login", "kg_login"]) browser.set(PUBLIC_URL, planted, sealed);
+    const res = await browser.fetch(`${AUTH}/callback/oidc?code=c&state=${state}`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "login_expired" } });
   });
 
   it("sends failures to PUBLIC_URL's dashboard", async () => {

@@ -232,7 +232,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         expect(rows.map((r) => r.proname)).toEqual([
           "cancel_job", "claim_jobs", "complete_job", "count_jobs",
           "create_api_key", "create_job", "create_session", "create_sign_in_code", "current_user_id", "end_session", "fail_job", "find_user_by_identity",
-          "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "redeem_sign_in_code", "revoke_api_key", "rotate_api_key", "set_user_active",
+          "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "purge_ended_api_keys", "purge_expired_sessions", "redeem_sign_in_code", "revoke_api_key", "rotate_api_key", "set_user_active",
           "touch_api_key", "upsert_user_from_identity", "verify_api_key",
           // Roles, capabilities, the admin API and the audit log.
           "admin_get_user", "admin_list_users", "admin_revoke_key", "admin_set_user_active", "admin_update_user",

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, projectRoot } from "../helpers/server.ts";
+import { freePort, projectRoot, startServer } from "../helpers/server.ts";
 
 interface Started {
   child: ChildProcess;
@@ -19,7 +19,7 @@ interface Started {
 function runStart(env: Record<string, string>, args: string[] = []): Started {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) =>
-      !/^(DATABASE_URL|SUPABASE_DB_URL|OIDC_|OAUTH_|SESSION_SECRET|PUBLIC_URL|PORT)/.test(k)
+      !/^(DATABASE_URL|SUPABASE_DB_URL|OIDC_|OAUTH_|SESSION_SECRET|PUBLIC_URL|PORT|HOST$|KEYGATE_ENV$)/.test(k)
     ),
   );
   const child = spawn(process.execPath, ["scripts/start.mjs", ...args], {
@@ -70,6 +70,7 @@ describe("npm start on a fresh machine", () => {
     expect(out).toContain("embedded PGlite");
     expect(out).toMatch(/DEVELOPMENT SIGN-IN IS ON/);
     expect(out).toContain("Ctrl+C");
+    expect(out).toContain(`Listening: http://127.0.0.1:${port} (bound address)`);
   });
 
   it("serves the dashboard page at /", async () => {
@@ -108,7 +109,7 @@ describe("npm start on a fresh machine", () => {
       reset.child.kill("SIGTERM");
       await reset.exited;
     }
-  }, 120_000); // a fresh migration, like beforeAll's: waitFor allows 90 s
+  }, 120_000); // a fresh embedded database runs every migration: as long as beforeAll's start
 });
 
 describe("npm start without a provider on a public URL", () => {
@@ -125,5 +126,60 @@ describe("npm start without a provider on a public URL", () => {
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("npm start bound to a non-loopback address", () => {
+  // Nothing here ever binds: each run must be refused before the server starts.
+  async function refused(env: Record<string, string>): Promise<string> {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "keygate-start-"));
+    try {
+      const started = runStart({ KEYGATE_DATA_DIR: dataDir, PORT: String(await freePort()), ...env });
+      const stillRunning = new Promise<string>((r) => setTimeout(() => r("still running"), 20_000).unref());
+      const outcome = await Promise.race([started.exited, stillRunning]);
+      if (outcome === "still running") {
+        started.child.kill("SIGTERM");
+        await started.exited;
+      }
+      expect(outcome, started.output()).not.toBe("still running");
+      expect(outcome).not.toBe(0);
+      expect(existsSync(path.join(dataDir, "pglite")), "no database was started").toBe(false);
+      return started.output();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it("refuses HOST=0.0.0.0 in development mode, whatever PUBLIC_URL says", async () => {
+    const out = await refused({ HOST: "0.0.0.0" });
+    expect(out).toMatch(/HOST=0\.0\.0\.0 is not a loopback address.*development/s);
+    expect(out).not.toContain("Keygate is running");
+  });
+
+  it("refuses HOST=:: when the development provider would run, even outside development mode", async () => {
+    const out = await refused({ HOST: "::", KEYGATE_ENV: "production", SESSION_SECRET: "s".repeat(43) });
+    expect(out).toMatch(/HOST=:: is not a loopback address.*development OpenID provider/s);
+  });
+});
+
+describe("the Deno server on its own", () => {
+  it("refuses a non-loopback HOST in development mode before it binds", async () => {
+    const outcome = await startServer({ databaseUrl: "postgresql://postgres@127.0.0.1:1/none", env: { HOST: "0.0.0.0" } })
+      .catch((err: Error) => err);
+    if (!(outcome instanceof Error)) await outcome.stop();
+    expect(outcome).toBeInstanceOf(Error);
+    expect(String(outcome)).toMatch(/exited with 1[\s\S]*HOST=0\.0\.0\.0 is not a loopback address/);
+  });
+});
+
+describe("a configuration error", () => {
+  it("stops the server at start-up with the variable's name and no stack", async () => {
+    const outcome = await startServer({
+      databaseUrl: "postgresql://postgres@127.0.0.1:1/none",
+      env: { ALLOWED_REDIRECT_ORIGINS: "app.example.com" },
+    }).catch((err: Error) => err);
+    if (!(outcome instanceof Error)) await outcome.stop();
+    expect(String(outcome)).toMatch(/exited with 1[\s\S]*ALLOWED_REDIRECT_ORIGINS: "app\.example\.com" is not an http\(s\) origin/);
+    expect(String(outcome)).not.toMatch(/\bat \w+ \(|file:\/\//);
   });
 });

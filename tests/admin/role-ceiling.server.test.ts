@@ -48,7 +48,7 @@ describe("the role ceiling in api-keys", () => {
     const member = await signedInWith(t.admin, { role: "member" });
     expect((await as(viewer, "api-keys", { method: "POST" })).body.scopes).toEqual(["jobs:read"]);
     expect((await as(viewer, "api-keys", { method: "POST", json: { scopes: ["jobs:read"] } })).status).toBe(201);
-    expect((await as(member, "api-keys", { method: "POST" })).body.scopes).toEqual(["jobs:read", "jobs:write"]);
+    expect((await as(member, "api-keys", { method: "POST" })).body.scopes).toEqual(["jobs:read", "jobs:write", "jobs:work"]);
   });
 
   it("refuses to rotate a key whose scopes the owner's role no longer allows", async () => {

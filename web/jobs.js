@@ -9,7 +9,7 @@
  */
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { formatDateTime } from "./words.js";
+import { describeProgress, formatDateTime } from "./words.js";
 
 /** @typedef {"queued" | "running" | "succeeded" | "failed" | "canceled"} JobStatus */
 /**
@@ -23,21 +23,6 @@ const STATUSES = /** @type {const} */ (["queued", "running", "succeeded", "faile
 /** Stops the previous sign-in's refresh timer. */
 let stopRefreshing = () => {};
 const STATUS_CLASS = { queued: "rotating", running: "running", succeeded: "active", failed: "revoked", canceled: "expired" };
-
-/**
- * Progress in words: `{done, total}` as "3 / 10", a number or text as is,
- * anything else as short JSON.
- * @param {unknown} progress
- */
-export function describeProgress(progress) {
-  if (progress === null || progress === undefined) return "—";
-  if (typeof progress === "object" && !Array.isArray(progress)) {
-    const { done, total } = /** @type {{ done?: unknown, total?: unknown }} */ (progress);
-    if (typeof done === "number" && typeof total === "number") return `${done} / ${total}`;
-  }
-  const text = typeof progress === "string" ? progress : JSON.stringify(progress);
-  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
-}
 
 /**
  * @param {string} label

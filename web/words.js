@@ -140,3 +140,18 @@ export function initials(name, email) {
   const letters = words.length ? words.slice(0, 2).map((w) => w[0]) : [email[0] ?? "?"];
   return letters.join("").toUpperCase();
 }
+
+/**
+ * Progress in words: `{done, total}` as "3 / 10", a number or text as is,
+ * anything else as short JSON.
+ * @param {unknown} progress
+ */
+export function describeProgress(progress) {
+  if (progress === null || progress === undefined) return "—";
+  if (typeof progress === "object" && !Array.isArray(progress)) {
+    const { done, total } = /** @type {{ done?: unknown, total?: unknown }} */ (progress);
+    if (typeof done === "number" && typeof total === "number") return `${done} / ${total}`;
+  }
+  const text = typeof progress === "string" ? progress : JSON.stringify(progress);
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}

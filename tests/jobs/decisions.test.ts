@@ -9,7 +9,7 @@ import { transitionRefusal } from "../../functions/_shared/jobs/refusal.ts";
 import { assertFieldSize, idempotencyKey, parseListQuery, parseRunAt } from "../../functions/_shared/jobs/schemas.ts";
 import { DEFAULT_JOB_SETTINGS, loadJobSettings } from "../../functions/_shared/jobs/settings.ts";
 import { isSummaryRoute } from "../../functions/_shared/jobs/route.ts";
-import { describeProgress } from "../../web/jobs.js";
+import { describeProgress } from "../../web/words.js";
 
 const code = (fn: () => unknown) => {
   try {

@@ -28,7 +28,7 @@ export function isLoopbackHost(/** @type {string} */ hostname) {
  * @param {string} email
  */
 export function accountIdFor(email) {
-  return "dev-" + createHash("sha256").update(email.trim().toLowerCase()).digest("base64url").slice(0, 22);
+  return `dev-${createHash("sha256").update(email.trim().toLowerCase()).digest("base64url").slice(0, 22)}`;
 }
 
 /** @param {string} publicUrl @param {string} host */

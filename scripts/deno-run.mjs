@@ -1,3 +1,4 @@
+// @ts-check
 // How this project runs Deno locally (npm start, the tests, the bench): the
 // npm packages come from node_modules (installed by `npm ci`), the bare
 // imports resolve through functions/deno.json as they do on Supabase, and the
@@ -12,7 +13,11 @@ export const denoPermissions = ["--allow-net", "--allow-env", "--allow-read", "-
 // it, the benchmark floors included. Hosted Supabase runs its own settings.
 export const denoV8Flags = ["--v8-flags=--max-semi-space-size=1"];
 
-/** Arguments for `deno run` of a script, relative to the project root. */
+/**
+ * Arguments for `deno run` of a script, relative to the project root.
+ * @param {string} script
+ * @returns {string[]}
+ */
 export function denoRunArgs(script) {
   return ["run", "--node-modules-dir=manual", ...denoV8Flags, ...denoPermissions, "--config", "functions/deno.json", script];
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The development OpenID provider that `npm start` runs when no real provider
 // is configured, so a newcomer can sign in at once. It is a real OpenID
 // provider (oidc-provider) with one confidential client, PKCE required, and a
@@ -17,16 +18,20 @@ const SCOPE = "openid email profile";
 const MAX_FORM_BYTES = 4096;
 
 /** True for 127.0.0.0/8, ::1 and localhost (DESIGN.md section 6). */
-export function isLoopbackHost(hostname) {
+export function isLoopbackHost(/** @type {string} */ hostname) {
   const host = String(hostname).replace(/^\[|\]$/g, "").toLowerCase();
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
-/** A stable subject per email, so the same test person is the same user across restarts. */
+/**
+ * A stable subject per email, so the same test person is the same user across restarts.
+ * @param {string} email
+ */
 export function accountIdFor(email) {
-  return "dev-" + createHash("sha256").update(email.trim().toLowerCase()).digest("base64url").slice(0, 22);
+  return `dev-${createHash("sha256").update(email.trim().toLowerCase()).digest("base64url").slice(0, 22)}`;
 }
 
+/** @param {string} publicUrl @param {string} host */
 function assertLoopback(publicUrl, host) {
   let url;
   try {
@@ -75,7 +80,7 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
   policy.get("login").checks.add(new interactionPolicy.Check(
     "dev_choose_identity",
     "the development provider asks for a test identity on every sign-in",
-    (ctx) => (ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT),
+    (/** @type {any} */ ctx) => (ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT),
   ));
 
   const provider = new Provider(issuer, {
@@ -98,7 +103,7 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "picture"] },
     // Put the profile claims in the ID token too, so a client that skips userinfo still gets them.
     conformIdTokenClaims: false,
-    findAccount: (_ctx, id) => {
+    findAccount: (/** @type {unknown} */ _ctx, /** @type {string} */ id) => {
       const profile = accounts.get(id);
       if (!profile) return undefined;
       return {
@@ -106,16 +111,16 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
         claims: () => ({ sub: id, email: profile.email, email_verified: true, name: profile.name, picture: avatarDataUrl(id, profile.name) }),
       };
     },
-    interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy, url: (/** @type {unknown} */ _ctx, /** @type {{ uid: string }} */ interaction) => `/interaction/${interaction.uid}` },
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: false } },
     clientBasedCORS: () => false,
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
-    renderError: (ctx, out) => {
+    renderError: (/** @type {any} */ ctx, /** @type {{ error: string, error_description?: string }} */ out) => {
       ctx.type = "html";
       ctx.body = messagePage("Sign-in failed", `The development provider answered: ${out.error_description ?? out.error}.`, base);
     },
   });
-  provider.on("server_error", (_ctx, err) => console.error("[dev-oidc] server error:", err.message));
+  provider.on("server_error", (/** @type {unknown} */ _ctx, /** @type {Error} */ err) => console.error("[dev-oidc] server error:", err.message));
 
   const interactions = createInteractionRoutes({ provider, accounts, base });
   const providerCallback = provider.callback();
@@ -139,7 +144,11 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
   };
 }
 
-/** The routes oidc-provider leaves to us: the sign-in page and its form. */
+/**
+ * The routes oidc-provider leaves to us: the sign-in page and its form.
+ * @param {{ provider: any, accounts: Map<string, { email: string, name: string }>, base: string }} deps
+ * @returns {(req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>}
+ */
 function createInteractionRoutes({ provider, accounts, base }) {
   return async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -199,13 +208,17 @@ function createInteractionRoutes({ provider, accounts, base }) {
   };
 }
 
+/** @param {any} provider @param {string} accountId @param {string} clientId @returns {Promise<string>} */
 async function grantConsent(provider, accountId, clientId) {
   const grant = new provider.Grant({ accountId, clientId });
   grant.addOIDCScope(SCOPE);
   return await grant.save();
 }
 
-/** @returns {{ email: string, name: string } | { error: string, values: { name: string, email: string } }} */
+/**
+ * @param {URLSearchParams} form
+ * @returns {{ email: string, name: string } | { error: string, values: { name: string, email: string } }}
+ */
 export function pickIdentity(form) {
   const preset = PRESET_IDENTITIES.find((p) => p.key === form.get("preset"));
   if (preset) return { email: preset.email, name: preset.name };
@@ -218,6 +231,7 @@ export function pickIdentity(form) {
   return { email: email.toLowerCase(), name: name || email.split("@")[0] };
 }
 
+/** @param {http.IncomingMessage} req */
 async function readForm(req) {
   let body = "";
   for await (const chunk of req) {
@@ -227,6 +241,7 @@ async function readForm(req) {
   return new URLSearchParams(body.slice(0, MAX_FORM_BYTES));
 }
 
+/** @param {http.ServerResponse} res @param {number} status @param {string} html */
 function sendHtml(res, status, html) {
   res.writeHead(status, {
     "content-type": "text/html; charset=utf-8",
@@ -238,6 +253,7 @@ function sendHtml(res, status, html) {
   res.end(html);
 }
 
+/** @param {string} title @param {string} text @param {string} base */
 function messagePage(title, text, base) {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${escapeHtml(title)}</title></head><body style="font-family:system-ui,sans-serif;margin:0">` +

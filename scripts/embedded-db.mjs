@@ -1,3 +1,4 @@
+// @ts-check
 // The embedded database of `npm start`: PGlite (Postgres compiled to WASM)
 // served over the Postgres wire protocol on loopback by pglite-socket, so the
 // functions reach it through the same driver and URL as any Postgres.
@@ -16,6 +17,9 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
  * (42P05 "prepared statement already exists"). So each new connection first
  * discards the session state. Keep the server's pool at one connection
  * (start.mjs does): connections that overlap share that state.
+ *
+ * @param {{ dataDir?: string, host?: string, maxConnections?: number }} [options]
+ * @returns {Promise<{ url: string, stop(): Promise<void> }>}
  */
 export async function startEmbeddedDatabase({ dataDir, host = "127.0.0.1", maxConnections = 16 } = {}) {
   const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
@@ -26,7 +30,8 @@ export async function startEmbeddedDatabase({ dataDir, host = "127.0.0.1", maxCo
     });
   });
   await server.start();
-  const { port } = server.server.address();
+  // After start(), "host:port" with the port the system picked.
+  const port = Number(server.getServerConn().split(":").pop());
   return {
     url: `postgresql://postgres@${host}:${port}/postgres`,
     async stop() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Adds lockfile entries for optional, platform-specific packages that the
 // package registry of our build machines does not serve (it mirrors Linux
 // builds only). Without them `npm ci` refuses the lockfile as out of sync
@@ -17,13 +18,15 @@ function missingPackages() {
     execFileSync("npm", ["ci", "--dry-run", "--ignore-scripts"], { stdio: "pipe" });
     return [];
   } catch (err) {
-    const text = `${err.stdout}${err.stderr}`;
+    const { stdout, stderr } = /** @type {{ stdout: Buffer, stderr: Buffer }} */ (err);
+    const text = `${stdout}${stderr}`;
     return [...new Set([...text.matchAll(/Missing: (\S+?)@\S* from lock file/g)].map((m) => m[1]))];
   }
 }
 
+/** @param {string} name */
 function platformOf(name) {
-  const base = name.split("/").pop();
+  const base = name.split("/").pop() ?? name;
   const os = ["darwin", "win32", "windows", "android", "freebsd", "openbsd", "openharmony", "linux"].find((o) => base.includes(o));
   const cpu = ["arm64", "x64", "ia32", "arm", "loong64", "ppc64", "riscv64", "s390x"].find((a) => base.includes(`-${a}`));
   const libc = base.includes("musl") ? "musl" : /gnu|glibc/.test(base) ? "glibc" : undefined;

@@ -1,3 +1,0 @@
-// Types for scripts/deno-run.mjs.
-export const denoPermissions: string[];
-export function denoRunArgs(script: string): string[];

@@ -29,7 +29,11 @@ capabilities: ${CAPABILITIES.join(", ")}`;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** @param {string} message @param {number} [code] */
+/**
+ * @param {string} message
+ * @param {number} [code]
+ * @returns {never}
+ */
 function fail(message, code = 1) {
   console.error(`keygate admin: ${message}`);
   process.exit(code);

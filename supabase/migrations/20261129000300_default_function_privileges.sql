@@ -13,6 +13,11 @@
 -- schema adds on top (Supabase's own in `public`, to anon, authenticated and
 -- service_role) are untouched: only PUBLIC loses its implicit EXECUTE.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 alter default privileges revoke execute on functions from public;
 
 do $$

@@ -13,6 +13,11 @@
 -- A purge that fails (say, a row another table still references) is skipped,
 -- never the insert that triggered it.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 create index sessions_expires_at_idx on public.sessions (expires_at);
 create index api_keys_ended_at_idx on public.api_keys ((least(revoked_at, expires_at)));
 

@@ -13,6 +13,11 @@
 -- Status spelling follows the API (`canceled`); no row could be canceled
 -- before this migration, so the old spelling is only renamed for safety.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 update public.jobs set status = 'canceled' where status = 'cancelled';
 alter table public.jobs drop constraint jobs_status_check;
 alter table public.jobs

@@ -16,6 +16,11 @@
 -- code. `details` takes only the small whitelisted facts each action needs
 -- (provider, reason code, old and new role, capabilities, key name).
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 create table public.audit_events (
   id bigint generated always as identity primary key,
   occurred_at timestamptz not null default now(),

@@ -21,6 +21,11 @@
 -- change, a deactivation) takes one transaction-level advisory lock and
 -- counts the active admins that would remain.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 create table public.user_capabilities (
   user_id uuid not null references public.users (id) on delete cascade,
   capability text not null

@@ -11,6 +11,11 @@
 -- verifying while the owner is inactive and verify again on reactivation,
 -- unless they were revoked or expired meanwhile.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 create function keygate.end_sessions_of_deactivated_user() returns trigger
 language plpgsql
 security definer

@@ -7,6 +7,11 @@
 -- applied here, once, on the sign-in that created the user; never again, so
 -- a later sign-in cannot undo what an admin changed.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 -- Records a successful sign-in of p_user_id through p_provider. On the
 -- user's first sign-in (the one that created them: created_at and
 -- last_login_at are the same transaction's time) a user still at the default

@@ -10,6 +10,11 @@
 -- A code lives 60 seconds, works once, only with its verifier and only from
 -- the origin it was sent to. Only its SHA-256 is stored.
 
+-- Bounded waits: a busy table makes this migration fail fast instead of
+-- queueing every query behind its lock.
+set local lock_timeout = '5s';
+set local statement_timeout = '60s';
+
 create table public.sign_in_codes (
   code_hash bytea primary key check (length(code_hash) = 32),
   user_id uuid not null references public.users (id) on delete cascade,

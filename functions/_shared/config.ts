@@ -5,6 +5,14 @@
 
 export type Env = Record<string, string | undefined>;
 
+/**
+ * Connections each isolate may hold (DB_POOL_MAX). Four, as Supabase's own
+ * server library defaults to: measured, more bought no throughput on the cold
+ * key path, and many isolates times a large pool exhaust a small project
+ * (README, "Connection budget").
+ */
+export const DEFAULT_DB_POOL_MAX = 4;
+
 export interface OAuthClientConfig {
   clientId: string;
   clientSecret: string;
@@ -93,7 +101,7 @@ export function loadConfig(env: Env): Config {
     .filter(Boolean)
     .map((o) => new URL(o).origin);
 
-  const poolMax = Number(present(env.DB_POOL_MAX) ?? "10");
+  const poolMax = Number(present(env.DB_POOL_MAX) ?? String(DEFAULT_DB_POOL_MAX));
   if (!Number.isInteger(poolMax) || poolMax < 1) throw new Error("DB_POOL_MAX must be a positive integer");
 
   return {

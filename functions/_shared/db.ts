@@ -24,7 +24,7 @@ import { logError } from "./http.ts";
 import { jitteredRetryAfter } from "./retry-after.ts";
 
 /** How long a query waits for a free connection (or for a new one to open) before it is a 503. */
-export const DB_CONNECTION_WAIT_MS = 3000;
+export const DB_CONNECTION_WAIT_MS = 5000;
 /** An idle connection is closed after this long, giving its slot back to the pooler or Postgres. */
 export const DB_IDLE_TIMEOUT_MS = 5000;
 

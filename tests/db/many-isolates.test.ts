@@ -118,7 +118,7 @@ describe.skipIf(missing !== null && !required)("six function processes against a
   it("keeps the functions' connections inside the budget under load, with room for others and only 503s as failures", async () => {
     const samples: number[] = [];
     const observerFailures: string[] = [];
-    const outcomes = new Map<string, number>();
+    const served = new Map<FunctionProcess, number>();
     const wrong: string[] = [];
     const deadline = Date.now() + LOAD_MS;
 
@@ -168,8 +168,8 @@ describe.skipIf(missing !== null && !required)("six function processes against a
         });
       }
       await res.arrayBuffer();
+      if (res.status === expected) served.set(p, (served.get(p) ?? 0) + 1);
       const label = `${p.name} ${res.status}`;
-      outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
       const retryAfter = res.headers.get("retry-after");
       if (res.status !== expected && !(res.status === 503 && /^[1-5]$/.test(retryAfter ?? ""))) {
         wrong.push(`${label} retry-after=${retryAfter}`);
@@ -189,8 +189,8 @@ describe.skipIf(missing !== null && !required)("six function processes against a
     // Under load the pools fill up to their budget, and never past it.
     expect(Math.max(...samples)).toBeGreaterThan(FUNCTIONS.length);
     expect(Math.max(...samples)).toBeLessThanOrEqual(BUDGET);
-    const ok = [...outcomes].filter(([label]) => !label.endsWith(" 503")).reduce((n, [, c]) => n + c, 0);
-    expect(ok).toBeGreaterThan(FUNCTIONS.length * 10);
+    // Every process served: the load reached all six.
+    for (const p of processes) expect(served.get(p)).toBeGreaterThan(0);
     for (const p of processes) expect(p.output()).not.toMatch(/unhandled error/);
   });
 

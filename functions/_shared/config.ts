@@ -28,6 +28,8 @@ export interface Config {
   publicUrl: string;
   databaseUrl: string | undefined;
   dbPoolMax: number;
+  /** Named (prepared) statements: only for a direct or session-mode connection (DB_PREPARED_STATEMENTS). */
+  dbPreparedStatements: boolean;
   production: boolean;
   sessionSecret: string | undefined;
   github: OAuthClientConfig | undefined;
@@ -81,6 +83,12 @@ export function assertSecureUrl(value: string, name: string): string {
   throw new Error(`${name} must use https (http is accepted only on loopback hosts)`);
 }
 
+function dbPreparedStatements(value: string | undefined): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw new Error("DB_PREPARED_STATEMENTS must be true or false");
+}
+
 export function loadConfig(env: Env): Config {
   const port = Number(present(env.PORT) ?? "54321");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("PORT must be a port number");
@@ -109,6 +117,7 @@ export function loadConfig(env: Env): Config {
     publicUrl,
     databaseUrl: present(env.DATABASE_URL) ?? present(env.SUPABASE_DB_URL),
     dbPoolMax: poolMax,
+    dbPreparedStatements: dbPreparedStatements(present(env.DB_PREPARED_STATEMENTS)),
     production: present(env.KEYGATE_ENV) !== "development",
     sessionSecret: present(env.SESSION_SECRET),
     github: pair(env.OAUTH_GITHUB_CLIENT_ID, env.OAUTH_GITHUB_CLIENT_SECRET, "OAUTH_GITHUB_CLIENT_ID/SECRET"),

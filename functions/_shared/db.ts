@@ -3,12 +3,14 @@
  * sustained benchmark, DESIGN.md section 4) behind a two-method interface, with
  * database errors mapped to KeygateErrors in one place.
  *
- * Pooler-safe: every statement is sent unnamed (Parse/Bind/Execute of the
- * unnamed statement, no `PREPARE`, no session `SET`), so it works through a
- * transaction-mode pooler (Supabase's Supavisor on port 6543, PgBouncer with
- * `pool_mode = transaction`) that hands each transaction to whichever server
- * connection is free and keeps no prepared statement between them. Measured,
- * the unnamed form costs little on the cold key path (README, "Benchmark").
+ * Pooler-safe by default: every statement is sent unnamed (Parse/Bind/Execute
+ * of the unnamed statement, no `PREPARE`, no session `SET`), so it works
+ * through a transaction-mode pooler (Supabase's Supavisor on port 6543,
+ * PgBouncer with `pool_mode = transaction`) that hands each transaction to
+ * whichever server connection is free and keeps no prepared statement
+ * between them. Named statements save a parse and plan per query (measured
+ * about 15% of an indexed select, README "Benchmark"), so a direct or
+ * session-mode connection may turn them on (`prepared`, DB_PREPARED_STATEMENTS).
  *
  * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes
  * here; a database or pooler that cannot be reached, or that has no
@@ -30,9 +32,8 @@ export const DB_IDLE_TIMEOUT_MS = 5000;
 
 export interface Db {
   /**
-   * Runs one statement, unnamed. `name` is ignored: callers still pass the
-   * name they once gave a prepared statement, and the argument stays only
-   * until they drop it.
+   * Runs one statement: unnamed, or with `prepared` on, as the prepared
+   * statement `name` on each connection.
    */
   query<R = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<R[]>;
   end(): Promise<void>;
@@ -100,11 +101,13 @@ const pools = new Map<string, Db>();
  * isolate) it keeps the connection count bounded. The pool holds at most
  * `max` connections (the connection budget, README "Connection budget"),
  * closes idle ones after DB_IDLE_TIMEOUT_MS and lets a query wait at most
- * DB_CONNECTION_WAIT_MS for one. TLS follows `tlsFor`.
+ * DB_CONNECTION_WAIT_MS for one. TLS follows `tlsFor`. `prepared` names
+ * statements (never through a transaction-mode pooler).
  */
-export function createDb(url: string, options: { max?: number } = {}): Db {
+export function createDb(url: string, options: { max?: number; prepared?: boolean } = {}): Db {
   const max = options.max ?? DEFAULT_DB_POOL_MAX;
-  const key = `${max}|${url}`;
+  const prepared = options.prepared ?? false;
+  const key = `${max}|${prepared}|${url}`;
   const existing = pools.get(key);
   if (existing) return existing;
 
@@ -113,9 +116,9 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   pool.on("error", (err: Error & { code?: string }) => logError("database connection lost", { code: err.code }));
   let ended: Promise<void> | undefined;
   const db: Db = {
-    async query<R>(text: string, values: unknown[] = []): Promise<R[]> {
+    async query<R>(text: string, values: unknown[] = [], name?: string): Promise<R[]> {
       try {
-        const result = await pool.query({ text, values });
+        const result = await pool.query(prepared && name ? { name, text, values } : { text, values });
         return result.rows as R[];
       } catch (err) {
         throw mapDbError(err);
@@ -146,7 +149,7 @@ export function poolOptionsFor(url: string, max: number = DEFAULT_DB_POOL_MAX): 
 }
 
 /** The database a function's configuration names, or a clear start-up error without one. */
-export function openDb(config: Pick<Config, "databaseUrl" | "dbPoolMax">): Db {
+export function openDb(config: Pick<Config, "databaseUrl" | "dbPoolMax" | "dbPreparedStatements">): Db {
   if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL).");
-  return createDb(config.databaseUrl, { max: config.dbPoolMax });
+  return createDb(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
 }

@@ -9,6 +9,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb } from "../../functions/_shared/db.ts";
+import { KeygateError } from "../../functions/_shared/errors.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { pgbouncerMissing, type RunningPgBouncer, startPgBouncer } from "../helpers/pgbouncer.ts";
@@ -55,6 +57,24 @@ describe.skipIf(missing !== null && process.env.KEYGATE_REQUIRE_ALL !== "1")("th
     } finally {
       await Promise.all(clients.map((c) => c.end()));
     }
+  });
+
+  it("keeps named statements (DB_PREPARED_STATEMENTS=true) to direct connections: through the pooler they fail, as 503s", async () => {
+    const run = async (url: string) => {
+      const db = createDb(url, { max: 4, prepared: true });
+      try {
+        const results = await Promise.allSettled(
+          Array.from({ length: 40 }, () => db.query("select keygate.verify_api_key($1) is null", [Buffer.alloc(32)], "kg_probe_named")),
+        );
+        return results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason);
+      } finally {
+        await db.end();
+      }
+    };
+    expect(await run(database.directUrl)).toEqual([]);
+    const failures = await run(pooledUrl);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const err of failures) expect([err instanceof KeygateError, (err as KeygateError).status]).toEqual([true, 503]);
   });
 
   it("serves uncached key checks and job reads and writes under load with no 5xx", async () => {

@@ -1,13 +1,38 @@
 import { defineConfig } from "vitest/config";
+import { PGBOUNCER_INSTALL_HINT, pgbouncerBinary } from "./scripts/pgbouncer.mjs";
+
+// The server-level suites (keys, jobs, sign-in, sessions) run twice: straight
+// to Postgres, and through a real transaction-mode pooler (PgBouncer,
+// `pool_mode = transaction`, started by tests/global-setup.ts), which is how a
+// hosted deployment reaches its database (README, "Deploy to a Supabase
+// project"). Any file named `*.server.test.ts` joins the second run.
+const throughPooler = ["tests/**/*.server.test.ts", "tests/auth/sessions.test.ts", "tests/auth/oidc-sign-in.test.ts"];
+
+const hasPgbouncer = pgbouncerBinary() !== null;
+if (!hasPgbouncer) {
+  if (process.env.KEYGATE_REQUIRE_ALL === "1") {
+    throw new Error(`KEYGATE_REQUIRE_ALL=1 but pgbouncer is not installed (${PGBOUNCER_INSTALL_HINT})`);
+  }
+  console.log(`skipping the pooler runs of the server suites: pgbouncer is not installed (${PGBOUNCER_INSTALL_HINT})`);
+}
 
 export default defineConfig({
   test: {
-    include: ["tests/**/*.test.ts"],
+    // Runs once for the whole run (the root project), not per project below.
     globalSetup: ["tests/global-setup.ts"],
     pool: "forks",
     // Two cores: integration suites start Deno servers and browsers.
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: "direct", include: ["tests/**/*.test.ts"], globalSetup: [] } },
+      ...(hasPgbouncer
+        ? [{
+          extends: true,
+          test: { name: "pooler", include: throughPooler, globalSetup: [], env: { KEYGATE_TEST_POOLER: "1" } },
+        }]
+        : []),
+    ],
   },
 });

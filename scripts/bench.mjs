@@ -14,6 +14,12 @@
 //            server process, with the last window's throughput over the first
 //   jobs     GET /jobs with a live key (withApiKey + list query)
 //   malformed / unknown   verify-key refusals (no query / one query)
+//   pooler   through a real transaction-mode pooler (PgBouncer, `pool_mode =
+//            transaction`, as Supabase's Supavisor on port 6543): verify-key
+//            alone with its cache off (API_KEY_CACHE_TTL_MS=0, so every check
+//            is a query) against an L1 floor through the same pooler, in
+//            interleaved rounds; and, for the record, the L1 select sent
+//            named (a prepared statement) and unnamed on a direct connection
 //
 // each on the local server (all functions in one process, as `npm start`) and
 // on verify-key alone in its own process (as Supabase runs each function),
@@ -23,8 +29,9 @@
 // rounds and each malformed run is compared with its own round's L0 run
 // (median of those ratios), because single runs on two shared cores swing by
 // 10% or more and the machine's speed drifts over minutes. Bounded: about
-// four minutes in all. Options (environment): BENCH_CONNECTIONS (32),
-// BENCH_SECONDS (8), BENCH_ROUNDS (5).
+// seven minutes in all. Options (environment): BENCH_CONNECTIONS (32),
+// BENCH_SECONDS (8), BENCH_ROUNDS (5), BENCH_POOLER_SERVER_POOL (8, the
+// pooler's server connections).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -35,6 +42,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { denoRunArgs, denoV8Flags } from "./deno-run.mjs";
 import { migrate } from "./migrate.mjs";
+import { pgbouncerBinary, startPgBouncer } from "./pgbouncer.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const deno = path.join(root, "node_modules", ".bin", "deno");
@@ -43,6 +51,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = 2;
 const WINDOWS = 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const POOLER_SERVER_POOL = Number(process.env.BENCH_POOLER_SERVER_POOL ?? 8);
 const STATS_FLUSH_MS = 11_000; // an idle backend flushes its statistics within 10 s
 
 // With two or more cores and taskset (util-linux), the load generator gets
@@ -299,6 +308,41 @@ async function main() {
     const hotPeak = await alone.peakMiB();
     const unkAlone = await measure("unknown key, verify-key alone", aloneUrl, unknown, "4xx");
     const alonePeak = await alone.peakMiB();
+    await alone.stop();
+    await keygate.stop();
+
+    if (!pgbouncerBinary()) throw new Error("pgbouncer is not installed (apt-get install pgbouncer): the pooler targets cannot run");
+    log(`Through a transaction-mode pooler (PgBouncer, ${POOLER_SERVER_POOL} server connections), and named vs unnamed statements direct, ${ROUNDS} interleaved rounds...`);
+    const bouncer = await startPgBouncer({ target: url, poolSize: POOLER_SERVER_POOL, maxClientConn: 200 });
+    let pooler;
+    try {
+      const pooledUrl = bouncer.urlFor(url);
+      const l1Pooled = await startDeno("scripts/bench/floor-l1.ts", { DATABASE_URL: pooledUrl });
+      servers.push(l1Pooled);
+      const coldPooled = await startDeno("scripts/bench/serve-function.ts", { FUNCTION: "verify-key", DATABASE_URL: pooledUrl, API_KEY_CACHE_TTL_MS: "0" });
+      servers.push(coldPooled);
+      const l1Named = await startDeno("scripts/bench/floor-l1.ts", { DATABASE_URL: url, L1_NAMED: "1" });
+      servers.push(l1Named);
+      const l1Unnamed = await startDeno("scripts/bench/floor-l1.ts", { DATABASE_URL: url });
+      servers.push(l1Unnamed);
+      const [l1PooledRuns, coldRuns, namedRuns, unnamedRuns] = await interleaved([
+        { label: "L1 through the pooler", url: `${l1Pooled.url}/`, headers: valid, expect: "2xx" },
+        { label: "verify-key alone, cache off, through the pooler", url: `${coldPooled.url}/verify-key`, headers: valid, expect: "2xx" },
+        { label: "L1 direct, named statement", url: `${l1Named.url}/`, headers: valid, expect: "2xx" },
+        { label: "L1 direct, unnamed statement", url: `${l1Unnamed.url}/`, headers: valid, expect: "2xx" },
+      ]);
+      pooler = {
+        l1: medianRun(l1PooledRuns),
+        cold: medianRun(coldRuns),
+        coldRatio: pairedRatio(coldRuns, l1PooledRuns),
+        named: medianRun(namedRuns),
+        unnamed: medianRun(unnamedRuns),
+        unnamedRatio: pairedRatio(unnamedRuns, namedRuns),
+      };
+      for (const server of [l1Pooled, coldPooled, l1Named, l1Unnamed]) await server.stop();
+    } finally {
+      await bouncer.stop();
+    }
     await db.end();
 
     const sustained = windows[WINDOWS - 1].rps / windows[0].rps;
@@ -310,6 +354,7 @@ async function main() {
     console.log(`\nKeygate verification benchmark: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
       `Node ${process.version}, Postgres on 127.0.0.1, autocannon ${CONNECTIONS} connections, ${SECONDS} s runs; ` +
       `every Deno process (floors included) runs with ${denoV8Flags.join(" ")}; ` +
+      `pooler: PgBouncer pool_mode = transaction, ${POOLER_SERVER_POOL} server connections, functions and floors DB_POOL_MAX 4; ` +
       (pinned ? `load generator on core 0, servers on core(s) ${serverCores}\n` : "processes not pinned to cores\n"));
     console.log(table([
       ["scenario", "req/s", "p50 ms", "p99 ms", "rps/floor", "p99/floor"],
@@ -322,6 +367,10 @@ async function main() {
       row("local server: valid key, GET /jobs (vs L1)", jobs, l1),
       row(`local server: malformed key (vs L0, median of ${ROUNDS} paired)`, bad, l0, badRatio),
       row("local server: unknown key (vs L1)", unk, l1),
+      row(`L1 floor through the pooler (median of ${ROUNDS})`, pooler.l1, pooler.l1),
+      row(`verify-key alone, cache off, through the pooler (vs pooled L1, median of ${ROUNDS} paired)`, pooler.cold, pooler.l1, pooler.coldRatio),
+      row(`L1 select direct, named prepared statement (median of ${ROUNDS})`, pooler.named, pooler.named),
+      row(`L1 select direct, unnamed (vs named, median of ${ROUNDS} paired)`, pooler.unnamed, pooler.named, pooler.unnamedRatio),
     ]));
     console.log(`\nsustained (local server): windows ${windows.map((w) => Math.round(w.rps)).join(", ")} req/s; last/first ${sustained.toFixed(2)}`);
     console.log(`database writes during ${verifies} valid-key verifications: ${writes} = ${(writes / verifies).toFixed(7)} per verify ` +
@@ -341,6 +390,7 @@ async function main() {
       ["malformed key >= 0.9x L0 (verify-key alone)", badAloneRatio.toFixed(2), mark(badAloneRatio >= 0.9)],
       ["zero writes per verify (last_used_at once a minute)", `${writes} in ${verifies}`, mark(writesOk)],
       ["peak memory < 1.5x L0 (verify-key alone, valid and malformed keys)", ratio(hotPeak, l0Peak), mark(hotPeak < 1.5 * l0Peak)],
+      ["cold key through the pooler >= 0.8x pooled L1 (no error)", pooler.coldRatio.toFixed(2), mark(pooler.coldRatio >= 0.8)],
     ];
     console.log(table(targets));
     const missed = targets.filter((t) => t[2] !== "ok").length;

@@ -13,6 +13,19 @@ describe("loadConfig", () => {
     expect([config.github, config.google, config.oidc]).toEqual([undefined, undefined, undefined]);
   });
 
+  it("holds four database connections per isolate unless DB_POOL_MAX says otherwise", () => {
+    expect(loadConfig({}).dbPoolMax).toBe(4);
+    expect(loadConfig({ DB_POOL_MAX: "2" }).dbPoolMax).toBe(2);
+    for (const bad of ["0", "-1", "1.5", "many"]) expect(() => loadConfig({ DB_POOL_MAX: bad }), bad).toThrow(/DB_POOL_MAX/);
+  });
+
+  it("sends statements unnamed unless DB_PREPARED_STATEMENTS=true", () => {
+    expect(loadConfig({}).dbPreparedStatements).toBe(false);
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: "true" }).dbPreparedStatements).toBe(true);
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: "false" }).dbPreparedStatements).toBe(false);
+    expect(() => loadConfig({ DB_PREPARED_STATEMENTS: "yes" })).toThrow(/DB_PREPARED_STATEMENTS/);
+  });
+
   it("reads the database from DATABASE_URL, else SUPABASE_DB_URL", () => {
     expect(loadConfig({ SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe("postgresql://s");
     expect(loadConfig({ DATABASE_URL: "postgresql://d", SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe("postgresql://d");

@@ -5,6 +5,14 @@
 
 export type Env = Record<string, string | undefined>;
 
+/**
+ * Connections each isolate may hold (DB_POOL_MAX). Four, as Supabase's own
+ * server library defaults to: measured, more bought no throughput on the cold
+ * key path, and many isolates times a large pool exhaust a small project
+ * (README, "Connection budget").
+ */
+export const DEFAULT_DB_POOL_MAX = 4;
+
 export interface OAuthClientConfig {
   clientId: string;
   clientSecret: string;
@@ -25,6 +33,8 @@ export interface Config {
   publicUrl: string;
   databaseUrl: string | undefined;
   dbPoolMax: number;
+  /** Named (prepared) statements: only for a direct or session-mode connection (DB_PREPARED_STATEMENTS). */
+  dbPreparedStatements: boolean;
   production: boolean;
   sessionSecret: string | undefined;
   github: OAuthClientConfig | undefined;
@@ -151,6 +161,12 @@ export function httpOrigin(value: string, name: string): string {
   return url.origin;
 }
 
+function dbPreparedStatements(value: string | undefined): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw new Error("DB_PREPARED_STATEMENTS must be true or false");
+}
+
 export function loadConfig(env: Env): Config {
   const port = Number(present(env.PORT) ?? "54321");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("PORT must be a port number");
@@ -181,7 +197,7 @@ export function loadConfig(env: Env): Config {
     .filter(Boolean)
     .map((o) => httpOrigin(o, "ALLOWED_REDIRECT_ORIGINS"));
 
-  const poolMax = Number(present(env.DB_POOL_MAX) ?? "10");
+  const poolMax = Number(present(env.DB_POOL_MAX) ?? String(DEFAULT_DB_POOL_MAX));
   if (!Number.isInteger(poolMax) || poolMax < 1) throw new Error("DB_POOL_MAX must be a positive integer");
 
   return {
@@ -189,6 +205,7 @@ export function loadConfig(env: Env): Config {
     publicUrl,
     databaseUrl: present(env.DATABASE_URL) ?? present(env.SUPABASE_DB_URL),
     dbPoolMax: poolMax,
+    dbPreparedStatements: dbPreparedStatements(present(env.DB_PREPARED_STATEMENTS)),
     production: present(env.KEYGATE_ENV) !== "development",
     sessionSecret: present(env.SESSION_SECRET),
     github: pair(env.OAUTH_GITHUB_CLIENT_ID, env.OAUTH_GITHUB_CLIENT_SECRET, "OAUTH_GITHUB_CLIENT_ID/SECRET"),

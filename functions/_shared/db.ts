@@ -3,17 +3,38 @@
  * sustained benchmark, DESIGN.md section 4) behind a two-method interface, with
  * database errors mapped to KeygateErrors in one place.
  *
+ * Pooler-safe by default: every statement is sent unnamed (Parse/Bind/Execute
+ * of the unnamed statement, no `PREPARE`, no session `SET`), so it works
+ * through a transaction-mode pooler (Supabase's Supavisor on port 6543,
+ * PgBouncer with `pool_mode = transaction`) that hands each transaction to
+ * whichever server connection is free and keeps no prepared statement
+ * between them. Named statements save a parse and plan per query (measured
+ * 15-30% of an indexed select, README "Benchmark"), so a direct or
+ * session-mode connection may turn them on (`prepared`, DB_PREPARED_STATEMENTS).
+ *
  * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes
- * here; a database that cannot be reached becomes a 503 `service_unavailable`
- * and the pool replaces broken connections, so service recovers by itself.
+ * here; a database or pooler that cannot be reached, or that has no
+ * connection to give, becomes a 503 `service_unavailable` with a jittered
+ * `Retry-After`, and the pool replaces broken connections, so service
+ * recovers by itself.
  */
 import pg from "pg";
-import type { Config } from "./config.ts";
+import { type Config, DEFAULT_DB_POOL_MAX } from "./config.ts";
+import { tlsFor } from "./db-tls.ts";
 import { type ErrorCode, KeygateError } from "./errors.ts";
 import { logError } from "./http.ts";
+import { jitteredRetryAfter } from "./retry-after.ts";
+
+/** How long a query waits for a free connection (or for a new one to open) before it is a 503. */
+export const DB_CONNECTION_WAIT_MS = 5000;
+/** An idle connection is closed after this long, giving its slot back to the pooler or Postgres. */
+export const DB_IDLE_TIMEOUT_MS = 5000;
 
 export interface Db {
-  /** Runs one statement; `name` makes it a prepared statement per connection. */
+  /**
+   * Runs one statement: unnamed, or with `prepared` on, as the prepared
+   * statement `name` on each connection.
+   */
   query<R = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<R[]>;
   end(): Promise<void>;
 }
@@ -26,13 +47,25 @@ const sqlStateCodes: Record<string, [ErrorCode, string]> = {
   KG006: ["rate_limited", "Too many requests. Wait a minute and try again."],
 };
 
-/** Connection-level failures: the database is down, restarting or saturated. */
+/**
+ * Connection-level failures: the database or the pooler in front of it is
+ * down, restarting, saturated, or lost the session a statement needed.
+ * - `08...` connection exceptions; PgBouncer sends its own refusals as
+ *   `08P01` ("no more connections allowed", `query_wait_timeout`, "server
+ *   login has been failing", ...).
+ * - `57P..` shutdown, `53...` insufficient resources (`53300` too many
+ *   connections).
+ * - `26000` / `42P05`: a prepared statement missing or already there, which
+ *   only a transaction pooler causes (Keygate names none, so some other
+ *   client sharing the server connection did).
+ * - The pool's own wait for a connection timing out, and sockets failing.
+ */
 function isUnavailable(err: { code?: string; message?: string }): boolean {
   const code = err.code ?? "";
-  if (/^(08|57P|53)/.test(code)) return true; // connection exception, shutdown, insufficient resources
+  if (/^(08|57P|53)/.test(code) || code === "26000" || code === "42P05") return true;
   if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
   const message = err.message ?? "";
-  return /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i
+  return /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|no more connections allowed|query_wait_timeout|server login has been failing|pgbouncer cannot connect|max client connections reached/i
     .test(message);
 }
 
@@ -52,7 +85,7 @@ export function mapDbError(err: unknown): unknown {
   }
   if (isUnavailable(e)) {
     return new KeygateError("service_unavailable", "The service is temporarily unavailable. Try again shortly.", {
-      headers: { "retry-after": "1" },
+      headers: { "retry-after": jitteredRetryAfter() },
       cause: err,
     });
   }
@@ -65,32 +98,27 @@ const pools = new Map<string, Db>();
  * The isolate's database handle for `url`. Every function imported into one
  * isolate shares one pool per URL and size: on Supabase each function is its
  * own isolate anyway, and locally (scripts/serve.ts runs every function in one
- * isolate) it keeps the connection count bounded. With `max: 1` all statements
- * use a single connection, which the embedded PGlite needs: its socket server
- * multiplexes every connection onto one session, where named prepared
- * statements of different connections would collide.
+ * isolate) it keeps the connection count bounded. The pool holds at most
+ * `max` connections (the connection budget, README "Connection budget"),
+ * closes idle ones after DB_IDLE_TIMEOUT_MS and lets a query wait at most
+ * DB_CONNECTION_WAIT_MS for one. TLS follows `tlsFor`. `prepared` names
+ * statements (never through a transaction-mode pooler).
  */
-export function createDb(url: string, options: { max?: number } = {}): Db {
-  const max = options.max ?? 10;
-  const key = `${max}|${url}`;
+export function createDb(url: string, options: { max?: number; prepared?: boolean } = {}): Db {
+  const max = options.max ?? DEFAULT_DB_POOL_MAX;
+  const prepared = options.prepared ?? false;
+  const key = `${max}|${prepared}|${url}`;
   const existing = pools.get(key);
   if (existing) return existing;
 
-  const pool = new pg.Pool({
-    connectionString: url,
-    max,
-    connectionTimeoutMillis: 3000,
-    // A database that accepts connections but stops answering is an outage too.
-    query_timeout: 10_000,
-    idleTimeoutMillis: 30_000,
-  });
+  const pool = new pg.Pool(poolOptionsFor(url, max));
   // An idle client losing its connection must not crash the isolate; the pool drops it.
   pool.on("error", (err: Error & { code?: string }) => logError("database connection lost", { code: err.code }));
   let ended: Promise<void> | undefined;
   const db: Db = {
     async query<R>(text: string, values: unknown[] = [], name?: string): Promise<R[]> {
       try {
-        const result = await pool.query(name ? { name, text, values } : { text, values });
+        const result = await pool.query(prepared && name ? { name, text, values } : { text, values });
         return result.rows as R[];
       } catch (err) {
         throw mapDbError(err);
@@ -106,8 +134,22 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   return db;
 }
 
+/** The options `createDb` hands node-postgres for `url` (for tests of the TLS and budget decisions). */
+export function poolOptionsFor(url: string, max: number = DEFAULT_DB_POOL_MAX): pg.PoolConfig {
+  const ssl = tlsFor(url);
+  return {
+    connectionString: url,
+    ...(ssl === undefined ? {} : { ssl }),
+    max,
+    connectionTimeoutMillis: DB_CONNECTION_WAIT_MS,
+    // A database that accepts connections but stops answering is an outage too.
+    query_timeout: 10_000,
+    idleTimeoutMillis: DB_IDLE_TIMEOUT_MS,
+  };
+}
+
 /** The database a function's configuration names, or a clear start-up error without one. */
-export function openDb(config: Pick<Config, "databaseUrl" | "dbPoolMax">): Db {
+export function openDb(config: Pick<Config, "databaseUrl" | "dbPoolMax" | "dbPreparedStatements">): Db {
   if (!config.databaseUrl) throw new Error("Set DATABASE_URL (or SUPABASE_DB_URL).");
-  return createDb(config.databaseUrl, { max: config.dbPoolMax });
+  return createDb(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
 }

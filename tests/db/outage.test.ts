@@ -57,7 +57,7 @@ describe("a database outage", () => {
     await proxy.cut();
     for (const res of [await fn("verify-key", unseen), await fn("verify-key", key), await fn("jobs", key)]) {
       expect(res.status).toBe(503);
-      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("retry-after")).toMatch(/^[1-5]$/);
       expect((await res.json()).error.code).toBe("service_unavailable");
     }
     // A malformed key needs no database: still the usual refusal.

@@ -1,6 +1,11 @@
 /**
  * A fresh, fully migrated Postgres database per suite, cloned from the
  * template that tests/global-setup.ts migrated with the real migrations.
+ *
+ * With KEYGATE_TEST_POOLER=1 (the "pooler" project in vitest.config.ts) the
+ * application's side (`url`, `db`) goes through the shared transaction-mode
+ * PgBouncer, as a hosted deployment's DATABASE_URL does; the superuser
+ * `admin` pool stays direct.
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
@@ -10,7 +15,10 @@ import { adminUrl, databaseUrlFor } from "./postgres.ts";
 
 export interface TestDatabase {
   name: string;
+  /** What the application connects to: the database itself, or the pooler in front of it. */
   url: string;
+  /** The database itself, never through the pooler. */
+  directUrl: string;
   /** The application's own handle, as the functions use it. */
   db: Db;
   /** A superuser pool for arranging and inspecting state. */
@@ -37,12 +45,28 @@ async function cloneTemplate(name: string, template: string): Promise<void> {
   }
 }
 
+/** True in the run of the suites through the transaction-mode pooler. */
+export function throughPooler(): boolean {
+  return process.env.KEYGATE_TEST_POOLER === "1";
+}
+
+function applicationUrl(directUrl: string): string {
+  if (!throughPooler()) return directUrl;
+  const port = inject("poolerPort");
+  if (!port) throw new Error("KEYGATE_TEST_POOLER=1 but no pooler was started (is pgbouncer installed?)");
+  const url = new URL(directUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  return url.toString();
+}
+
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `kg_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
   await cloneTemplate(name, inject("templateDatabase"));
-  const url = databaseUrlFor(name);
+  const directUrl = databaseUrlFor(name);
+  const url = applicationUrl(directUrl);
   const db = createDb(url, { max: 10 });
-  const admin = new pg.Pool({ connectionString: url, max: 4 });
+  const admin = new pg.Pool({ connectionString: directUrl, max: 4 });
   // pg's Pool.end() resolves before its connections have closed, so drop()'s
   // forced drop can terminate one still closing; the pool then emits "error",
   // which without a listener is an uncaught exception that fails the run.
@@ -51,6 +75,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url,
+    directUrl,
     db,
     admin,
     async drop() {

@@ -26,10 +26,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     projects: [
-      { extends: true, test: { name: "direct", include: ["tests/**/*.test.ts"], globalSetup: [] } },
+      { extends: true as const, test: { name: "direct", include: ["tests/**/*.test.ts"], globalSetup: [] } },
       ...(hasPgbouncer
         ? [{
-          extends: true,
+          extends: true as const,
           test: { name: "pooler", include: throughPooler, globalSetup: [], env: { KEYGATE_TEST_POOLER: "1" } },
         }]
         : []),

@@ -28,10 +28,12 @@ export default defineConfig({
     projects: [
       { extends: true as const, test: { name: "direct", include: ["tests/**/*.test.ts"], globalSetup: [] } },
       ...(hasPgbouncer
-        ? [{
-          extends: true as const,
-          test: { name: "pooler", include: throughPooler, globalSetup: [], env: { KEYGATE_TEST_POOLER: "1" } },
-        }]
+        ? [
+            {
+              extends: true as const,
+              test: { name: "pooler", include: throughPooler, globalSetup: [], env: { KEYGATE_TEST_POOLER: "1" } },
+            },
+          ]
         : []),
     ],
   },

@@ -28,7 +28,8 @@ class NoRealtime {
     throw new Error("this job does not use Supabase Realtime");
   }
 }
-const realtime = "WebSocket" in globalThis ? {} : { realtime: { transport: NoRealtime as unknown as typeof WebSocket } };
+const realtime =
+  "WebSocket" in globalThis ? {} : { realtime: { transport: NoRealtime as unknown as typeof WebSocket } };
 
 export async function runBackendJob(options: {
   url: string;
@@ -43,7 +44,10 @@ export async function runBackendJob(options: {
   });
   const headers = { "x-api-key": options.apiKey };
 
-  const queued = await supabase.functions.invoke("jobs", { headers, body: { type: options.type, payload: options.payload ?? {} } });
+  const queued = await supabase.functions.invoke("jobs", {
+    headers,
+    body: { type: options.type, payload: options.payload ?? {} },
+  });
   if (queued.error) throw queued.error;
 
   const job = await supabase.functions.invoke(`jobs/${queued.data.id}`, { method: "GET", headers });
@@ -57,7 +61,8 @@ export async function runBackendJob(options: {
 
 // Run directly (Deno): submit one job and print what came back.
 if ((import.meta as { main?: boolean }).main) {
-  const env = (name: string) => (globalThis as { Deno?: { env: { get(n: string): string | undefined } } }).Deno?.env.get(name);
+  const env = (name: string) =>
+    (globalThis as { Deno?: { env: { get(n: string): string | undefined } } }).Deno?.env.get(name);
   const result = await runBackendJob({
     url: env("KEYGATE_URL") ?? "http://127.0.0.1:54321",
     anonKey: env("SUPABASE_ANON_KEY") ?? "anon-key-placeholder",

@@ -48,7 +48,11 @@ export interface WorkerOptions {
 }
 
 class KeygateHttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -81,7 +85,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
       body: JSON.stringify(body),
     });
     const data = await res.json().catch(() => null);
-    if (!res.ok) throw new KeygateHttpError(res.status, data?.error?.code ?? "http_error", data?.error?.message ?? res.statusText);
+    if (!res.ok)
+      throw new KeygateHttpError(res.status, data?.error?.code ?? "http_error", data?.error?.message ?? res.statusText);
     return data;
   }
 
@@ -121,7 +126,10 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
         await call(`/${job.id}/complete`, { attempt: job.attempts, result: outcome.result ?? null });
         log(`job ${job.id} (${job.type}) succeeded`);
       } else {
-        const failed = await call(`/${job.id}/fail`, { attempt: job.attempts, error: outcome.error.slice(0, 1000) || "failed" });
+        const failed = await call(`/${job.id}/fail`, {
+          attempt: job.attempts,
+          error: outcome.error.slice(0, 1000) || "failed",
+        });
         log(`job ${job.id} (${job.type}) failed: ${outcome.error} -> ${failed.status}`);
       }
     } catch (err) {
@@ -135,7 +143,11 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
   while (!stop.aborted) {
     let jobs: ClaimedJob[];
     try {
-      ({ jobs } = await call("/claim", { limit: 1, lease_seconds: leaseSeconds, ...(options.types ? { types: options.types } : {}) }));
+      ({ jobs } = await call("/claim", {
+        limit: 1,
+        lease_seconds: leaseSeconds,
+        ...(options.types ? { types: options.types } : {}),
+      }));
       backoffMs = idleMs;
     } catch (err) {
       // 429, 503 or the network: back off, up to 30 s, and try again.
@@ -182,7 +194,9 @@ if ((import.meta as { main?: boolean }).main) {
       stop.abort();
     });
   }
-  const types = process.env.KEYGATE_JOB_TYPES?.split(",").map((t) => t.trim()).filter(Boolean);
+  const types = process.env.KEYGATE_JOB_TYPES?.split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   console.log("worker started");
   const { finished } = await runWorker({
     url: process.env.KEYGATE_URL ?? "http://127.0.0.1:54321",

@@ -72,8 +72,10 @@ async function openDatabase() {
 /** @param {Record<string, unknown>} user */
 function describe(user) {
   const caps = /** @type {string[]} */ (user.capabilities);
-  return `${user.email}: role ${user.role}, capabilities ${caps.length ? caps.join(", ") : "none"}` +
-    `${user.role === "admin" ? " (the admin role implies all)" : ""}, ${user.is_active ? "active" : "deactivated"}`;
+  return (
+    `${user.email}: role ${user.role}, capabilities ${caps.length ? caps.join(", ") : "none"}` +
+    `${user.role === "admin" ? " (the admin role implies all)" : ""}, ${user.is_active ? "active" : "deactivated"}`
+  );
 }
 
 async function main() {
@@ -83,7 +85,9 @@ async function main() {
   const client = new pg.Client({ connectionString: database.url });
   try {
     await client.connect();
-    const { rows: [found] } = await client.query(
+    const {
+      rows: [found],
+    } = await client.query(
       "select u.* from public.users x, keygate.admin_get_user(x.id) u where lower(x.email) = lower($1)",
       [plan.email],
     );
@@ -91,13 +95,15 @@ async function main() {
     let user = found;
     if (plan.verb !== "show") {
       const current = /** @type {string[]} */ (found.capabilities);
-      const capabilities = plan.add.length || plan.remove.length
-        ? [...new Set([...current, ...plan.add])].filter((c) => !plan.remove.includes(c))
-        : null;
-      const { rows } = await client.query(
-        "select * from keygate.admin_update_user_by_email($1, $2, $3)",
-        [plan.email, plan.role, capabilities],
-      );
+      const capabilities =
+        plan.add.length || plan.remove.length
+          ? [...new Set([...current, ...plan.add])].filter((c) => !plan.remove.includes(c))
+          : null;
+      const { rows } = await client.query("select * from keygate.admin_update_user_by_email($1, $2, $3)", [
+        plan.email,
+        plan.role,
+        capabilities,
+      ]);
       user = rows[0];
     }
     console.log(describe(user));

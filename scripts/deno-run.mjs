@@ -19,5 +19,13 @@ export const denoV8Flags = ["--v8-flags=--max-semi-space-size=1"];
  * @returns {string[]}
  */
 export function denoRunArgs(script) {
-  return ["run", "--node-modules-dir=manual", ...denoV8Flags, ...denoPermissions, "--config", "functions/deno.json", script];
+  return [
+    "run",
+    "--node-modules-dir=manual",
+    ...denoV8Flags,
+    ...denoPermissions,
+    "--config",
+    "functions/deno.json",
+    script,
+  ];
 }

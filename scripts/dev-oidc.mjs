@@ -5,12 +5,13 @@
 // sign-in page where anyone picks or types a test identity: it must never face
 // a network, so it binds loopback only and refuses a non-loopback PUBLIC_URL.
 // Its signing and cookie keys are generated at start and live in memory only.
-import http from "node:http";
+
 import { createHash, randomBytes } from "node:crypto";
-import Provider, { interactionPolicy } from "oidc-provider";
+import http from "node:http";
 import { exportJWK, generateKeyPair } from "jose";
-import { PRESET_IDENTITIES, escapeHtml, renderLoginPage } from "./dev-oidc/login-page.mjs";
+import Provider, { interactionPolicy } from "oidc-provider";
 import { avatarDataUrl } from "./dev-oidc/avatar.mjs";
+import { escapeHtml, PRESET_IDENTITIES, renderLoginPage } from "./dev-oidc/login-page.mjs";
 import { createMemoryAdapter } from "./dev-oidc/memory-adapter.mjs";
 
 export const DEV_CLIENT_ID = "keygate-dev";
@@ -19,7 +20,9 @@ const MAX_FORM_BYTES = 4096;
 
 /** True for 127.0.0.0/8, ::1 and localhost (DESIGN.md section 6). */
 export function isLoopbackHost(/** @type {string} */ hostname) {
-  const host = String(hostname).replace(/^\[|\]$/g, "").toLowerCase();
+  const host = String(hostname)
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase();
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
@@ -37,7 +40,9 @@ function assertLoopback(publicUrl, host) {
   try {
     url = new URL(publicUrl);
   } catch {
-    throw new Error(`The development OpenID provider needs a valid PUBLIC_URL; got ${JSON.stringify(String(publicUrl))}`);
+    throw new Error(
+      `The development OpenID provider needs a valid PUBLIC_URL; got ${JSON.stringify(String(publicUrl))}`,
+    );
   }
   if (!isLoopbackHost(url.hostname)) {
     throw new Error(
@@ -72,29 +77,41 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
   const issuer = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
 
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString("hex"), alg: "RS256", use: "sig" };
+  const signingKey = {
+    ...(await exportJWK(privateKey)),
+    kid: randomBytes(8).toString("hex"),
+    alg: "RS256",
+    use: "sig",
+  };
 
   const policy = interactionPolicy.base();
   // Ask for an identity on every sign-in, so signing out of the dashboard and in
   // again lets the person pick another test identity.
-  policy.get("login").checks.add(new interactionPolicy.Check(
-    "dev_choose_identity",
-    "the development provider asks for a test identity on every sign-in",
-    (/** @type {any} */ ctx) => (ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT),
-  ));
+  policy
+    .get("login")
+    .checks.add(
+      new interactionPolicy.Check(
+        "dev_choose_identity",
+        "the development provider asks for a test identity on every sign-in",
+        (/** @type {any} */ ctx) =>
+          ctx.oidc.result?.login ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT,
+      ),
+    );
 
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapter(),
-    clients: [{
-      client_id: DEV_CLIENT_ID,
-      client_secret: clientSecret,
-      client_name: "Keygate (local development)",
-      redirect_uris: [`${base}/functions/v1/auth/callback/oidc`],
-      grant_types: ["authorization_code"],
-      response_types: ["code"],
-      // client_secret_post is accepted as well: oidc-provider treats the two as one.
-      token_endpoint_auth_method: "client_secret_basic",
-    }],
+    clients: [
+      {
+        client_id: DEV_CLIENT_ID,
+        client_secret: clientSecret,
+        client_name: "Keygate (local development)",
+        redirect_uris: [`${base}/functions/v1/auth/callback/oidc`],
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        // client_secret_post is accepted as well: oidc-provider treats the two as one.
+        token_endpoint_auth_method: "client_secret_basic",
+      },
+    ],
     jwks: { keys: [signingKey] },
     cookies: { keys: [randomBytes(32).toString("base64url")] },
     pkce: { required: () => true },
@@ -108,39 +125,63 @@ export async function startDevProvider({ host = "127.0.0.1", port = 0, publicUrl
       if (!profile) return undefined;
       return {
         accountId: id,
-        claims: () => ({ sub: id, email: profile.email, email_verified: true, name: profile.name, picture: avatarDataUrl(id, profile.name) }),
+        claims: () => ({
+          sub: id,
+          email: profile.email,
+          email_verified: true,
+          name: profile.name,
+          picture: avatarDataUrl(id, profile.name),
+        }),
       };
     },
-    interactions: { policy, url: (/** @type {unknown} */ _ctx, /** @type {{ uid: string }} */ interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      policy,
+      url: (/** @type {unknown} */ _ctx, /** @type {{ uid: string }} */ interaction) =>
+        `/interaction/${interaction.uid}`,
+    },
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: false } },
     clientBasedCORS: () => false,
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 },
     renderError: (/** @type {any} */ ctx, /** @type {{ error: string, error_description?: string }} */ out) => {
       ctx.type = "html";
-      ctx.body = messagePage("Sign-in failed", `The development provider answered: ${out.error_description ?? out.error}.`, base);
+      ctx.body = messagePage(
+        "Sign-in failed",
+        `The development provider answered: ${out.error_description ?? out.error}.`,
+        base,
+      );
     },
   });
-  provider.on("server_error", (/** @type {unknown} */ _ctx, /** @type {Error} */ err) => console.error("[dev-oidc] server error:", err.message));
+  provider.on("server_error", (/** @type {unknown} */ _ctx, /** @type {Error} */ err) =>
+    console.error("[dev-oidc] server error:", err.message),
+  );
 
   const interactions = createInteractionRoutes({ provider, accounts, base });
   const providerCallback = provider.callback();
   server.on("request", (req, res) => {
-    interactions(req, res).then((handled) => {
-      if (!handled) providerCallback(req, res);
-    }).catch((err) => {
-      console.error("[dev-oidc] interaction error:", err.message);
-      if (!res.headersSent) sendHtml(res, 500, messagePage("Something went wrong", "The development sign-in page failed. Go back and try again.", base));
-    });
+    interactions(req, res)
+      .then((handled) => {
+        if (!handled) providerCallback(req, res);
+      })
+      .catch((err) => {
+        console.error("[dev-oidc] interaction error:", err.message);
+        if (!res.headersSent)
+          sendHtml(
+            res,
+            500,
+            messagePage("Something went wrong", "The development sign-in page failed. Go back and try again.", base),
+          );
+      });
   });
 
   return {
     issuer,
     clientId: DEV_CLIENT_ID,
     clientSecret,
-    stop: () => new Promise((resolve) => {
-      server.close(() => resolve(undefined));
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve(undefined));
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -192,7 +233,11 @@ function createInteractionRoutes({ provider, accounts, base }) {
     const form = await readForm(req);
     const identity = pickIdentity(form);
     if ("error" in identity) {
-      sendHtml(res, 400, renderLoginPage({ uid: details.uid, clientName, error: identity.error, values: identity.values }));
+      sendHtml(
+        res,
+        400,
+        renderLoginPage({ uid: details.uid, clientName, error: identity.error, values: identity.values }),
+      );
       return true;
     }
     const accountId = accountIdFor(identity.email);
@@ -255,9 +300,11 @@ function sendHtml(res, status, html) {
 
 /** @param {string} title @param {string} text @param {string} base */
 function messagePage(title, text, base) {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${escapeHtml(title)}</title></head><body style="font-family:system-ui,sans-serif;margin:0">` +
     `<div style="background:#b91c1c;color:#fff;padding:.9rem 1rem;text-align:center;font-weight:700">DEVELOPMENT ONLY — not a real identity provider</div>` +
     `<main style="max-width:28rem;margin:1.5rem auto;padding:0 1rem"><h1 style="font-size:1.3rem">${escapeHtml(title)}</h1>` +
-    `<p>${escapeHtml(text)}</p><p><a href="${escapeHtml(base)}/">Back to the dashboard</a></p></main></body></html>`;
+    `<p>${escapeHtml(text)}</p><p><a href="${escapeHtml(base)}/">Back to the dashboard</a></p></main></body></html>`
+  );
 }

@@ -27,8 +27,12 @@ function missingPackages() {
 /** @param {string} name */
 function platformOf(name) {
   const base = name.split("/").pop() ?? name;
-  const os = ["darwin", "win32", "windows", "android", "freebsd", "openbsd", "openharmony", "linux"].find((o) => base.includes(o));
-  const cpu = ["arm64", "x64", "ia32", "arm", "loong64", "ppc64", "riscv64", "s390x"].find((a) => base.includes(`-${a}`));
+  const os = ["darwin", "win32", "windows", "android", "freebsd", "openbsd", "openharmony", "linux"].find((o) =>
+    base.includes(o),
+  );
+  const cpu = ["arm64", "x64", "ia32", "arm", "loong64", "ppc64", "riscv64", "s390x"].find((a) =>
+    base.includes(`-${a}`),
+  );
   const libc = base.includes("musl") ? "musl" : /gnu|glibc/.test(base) ? "glibc" : undefined;
   return {
     ...(cpu && { cpu: [cpu] }),

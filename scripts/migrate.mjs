@@ -8,8 +8,8 @@
 // Running it twice changes nothing.
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -51,8 +51,14 @@ function run(cmd, args, { quiet, env, spawnImpl }) {
   return new Promise((resolve, reject) => {
     const child = spawnImpl(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
     let output = "";
-    child.stdout.on("data", (d) => { output += d; if (!quiet) process.stdout.write(d); });
-    child.stderr.on("data", (d) => { output += d; if (!quiet) process.stderr.write(d); });
+    child.stdout.on("data", (d) => {
+      output += d;
+      if (!quiet) process.stdout.write(d);
+    });
+    child.stderr.on("data", (d) => {
+      output += d;
+      if (!quiet) process.stderr.write(d);
+    });
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve(output);

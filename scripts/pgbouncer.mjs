@@ -80,27 +80,30 @@ export async function startPgBouncer({ target, poolSize = 4, maxClientConn = 200
   const userlist = path.join(dir, "userlist.txt");
   const logfile = path.join(dir, "pgbouncer.log");
   writeFileSync(userlist, `"${user}" ""\n`);
-  writeFileSync(config, [
-    "[databases]",
-    `* = host=${targetUrl.hostname.replace(/^\[|\]$/g, "")} port=${targetUrl.port || "5432"}`,
-    "[pgbouncer]",
-    "listen_addr = 127.0.0.1",
-    `listen_port = ${port}`,
-    "unix_socket_dir =",
-    "auth_type = trust",
-    `auth_file = ${userlist}`,
-    "pool_mode = transaction",
-    `default_pool_size = ${poolSize}`,
-    "reserve_pool_size = 0",
-    `max_client_conn = ${maxClientConn}`,
-    `query_wait_timeout = ${queryWaitTimeout}`,
-    "server_login_retry = 1",
-    "ignore_startup_parameters = extra_float_digits",
-    `logfile = ${logfile}`,
-    "log_connections = 0",
-    "log_disconnections = 0",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    config,
+    [
+      "[databases]",
+      `* = host=${targetUrl.hostname.replace(/^\[|\]$/g, "")} port=${targetUrl.port || "5432"}`,
+      "[pgbouncer]",
+      "listen_addr = 127.0.0.1",
+      `listen_port = ${port}`,
+      "unix_socket_dir =",
+      "auth_type = trust",
+      `auth_file = ${userlist}`,
+      "pool_mode = transaction",
+      `default_pool_size = ${poolSize}`,
+      "reserve_pool_size = 0",
+      `max_client_conn = ${maxClientConn}`,
+      `query_wait_timeout = ${queryWaitTimeout}`,
+      "server_login_retry = 1",
+      "ignore_startup_parameters = extra_float_digits",
+      `logfile = ${logfile}`,
+      "log_connections = 0",
+      "log_disconnections = 0",
+      "",
+    ].join("\n"),
+  );
 
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {

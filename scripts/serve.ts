@@ -115,21 +115,26 @@ function route(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Respons
 const internalError = () => errorJson(500, "internal_error", "Something went wrong on our side.");
 
 try {
-  Deno.serve({
-    hostname,
-    port,
-    onListen: (addr) => {
-      const bound = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      console.log(`Keygate listening on http://${bound}:${addr.port} (functions: ${[...handlers.keys()].join(", ")})`);
+  Deno.serve(
+    {
+      hostname,
+      port,
+      onListen: (addr) => {
+        const bound = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+        console.log(
+          `Keygate listening on http://${bound}:${addr.port} (functions: ${[...handlers.keys()].join(", ")})`,
+        );
+      },
     },
-  }, (req, info) => {
-    try {
-      const res = route(req, info);
-      return res instanceof Promise ? res.catch(internalError) : res;
-    } catch {
-      return internalError();
-    }
-  });
+    (req, info) => {
+      try {
+        const res = route(req, info);
+        return res instanceof Promise ? res.catch(internalError) : res;
+      } catch {
+        return internalError();
+      }
+    },
+  );
 } catch (err) {
   if (err instanceof Deno.errors.AddrInUse) {
     console.error(`Port ${port} on ${hostname} is already in use. Stop what uses it, or set PORT to another port.`);

@@ -125,8 +125,12 @@ async function main() {
   const development = (env.KEYGATE_ENV ?? "development") === "development";
   const devSignIn = !env.OAUTH_GITHUB_CLIENT_ID && !env.OAUTH_GOOGLE_CLIENT_ID && !env.OIDC_ISSUER;
   if ((development || devSignIn) && !isLoopbackHostname(bindHost)) {
-    const why = devSignIn ? "the development OpenID provider would let anyone who reaches it sign in as anyone" : "development mode is on";
-    return fail(`HOST=${bindHost} is not a loopback address, and ${why}. Bind 127.0.0.1 (unset HOST), or run in production (KEYGATE_ENV=production, SESSION_SECRET and a real provider) behind your proxy.`);
+    const why = devSignIn
+      ? "the development OpenID provider would let anyone who reaches it sign in as anyone"
+      : "development mode is on";
+    return fail(
+      `HOST=${bindHost} is not a loopback address, and ${why}. Bind 127.0.0.1 (unset HOST), or run in production (KEYGATE_ENV=production, SESSION_SECRET and a real provider) behind your proxy.`,
+    );
   }
   if (args.has("--reset")) await resetEmbedded();
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a port number, not ${env.PORT}.`);
@@ -138,7 +142,9 @@ async function main() {
       return fail(`DASHBOARD_PORT must be a port number other than PORT, not ${env.DASHBOARD_PORT}.`);
     }
     if (!(await portIsFree(dashboardPort))) {
-      return fail(`DASHBOARD_PORT ${dashboardPort} on ${host} is already in use. Stop what uses it, or choose another.`);
+      return fail(
+        `DASHBOARD_PORT ${dashboardPort} on ${host} is already in use. Stop what uses it, or choose another.`,
+      );
     }
   }
 
@@ -147,7 +153,9 @@ async function main() {
   if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
   if (env.OIDC_ISSUER) providers.push(`${env.OIDC_NAME ?? "OpenID"} (${env.OIDC_ISSUER})`);
   if (providers.length === 0 && !isLoopback(publicUrl)) {
-    return fail(`no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`);
+    return fail(
+      `no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`,
+    );
   }
 
   const external = env.DATABASE_URL || env.SUPABASE_DB_URL;
@@ -195,11 +203,11 @@ async function main() {
     providers.push(`development OpenID provider at ${devProvider.issuer}`);
   }
 
-  const deno = spawn(
-    path.join(root, "node_modules", ".bin", "deno"),
-    denoRunArgs("scripts/serve.ts"),
-    { cwd: root, env: serverEnv, stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const deno = spawn(path.join(root, "node_modules", ".bin", "deno"), denoRunArgs("scripts/serve.ts"), {
+    cwd: root,
+    env: serverEnv,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   cleanups.push(async () => {
     if (deno.exitCode !== null || deno.signalCode !== null) return;
     const exited = new Promise((r) => deno.once("exit", r));

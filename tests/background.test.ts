@@ -12,7 +12,10 @@ describe("runInBackground", () => {
     const handed: Promise<unknown>[] = [];
     runtime.EdgeRuntime = { waitUntil: (task: Promise<unknown>) => void handed.push(task) };
     let done = false;
-    runInBackground(new Promise((r) => setTimeout(r, 10)).then(() => (done = true)), () => {});
+    runInBackground(
+      new Promise((r) => setTimeout(r, 10)).then(() => (done = true)),
+      () => {},
+    );
     expect(handed).toHaveLength(1);
     await handed[0];
     expect(done).toBe(true);
@@ -22,7 +25,11 @@ describe("runInBackground", () => {
     const handed: Promise<unknown>[] = [];
     const errors: unknown[] = [];
     const boom = new Error("boom");
-    runInBackground(Promise.reject(boom), (err) => errors.push(err), (task) => void handed.push(task));
+    runInBackground(
+      Promise.reject(boom),
+      (err) => errors.push(err),
+      (task) => void handed.push(task),
+    );
     await expect(handed[0]).resolves.toBeUndefined();
     expect(errors).toEqual([boom]);
   });
@@ -37,9 +44,13 @@ describe("runInBackground", () => {
 
   it("survives a runtime that refuses the hand-over and a logger that throws", async () => {
     let ran = false;
-    runInBackground(Promise.resolve().then(() => (ran = true)), () => {}, () => {
-      throw new Error("no request in flight");
-    });
+    runInBackground(
+      Promise.resolve().then(() => (ran = true)),
+      () => {},
+      () => {
+        throw new Error("no request in flight");
+      },
+    );
     runInBackground(Promise.reject(new Error("x")), () => {
       throw new Error("logger down");
     });

@@ -16,7 +16,8 @@ describe("loadConfig", () => {
   it("holds four database connections per isolate unless DB_POOL_MAX says otherwise", () => {
     expect(loadConfig({}).dbPoolMax).toBe(4);
     expect(loadConfig({ DB_POOL_MAX: "2" }).dbPoolMax).toBe(2);
-    for (const bad of ["0", "-1", "1.5", "many"]) expect(() => loadConfig({ DB_POOL_MAX: bad }), bad).toThrow(/DB_POOL_MAX/);
+    for (const bad of ["0", "-1", "1.5", "many"])
+      expect(() => loadConfig({ DB_POOL_MAX: bad }), bad).toThrow(/DB_POOL_MAX/);
   });
 
   it("sends statements unnamed unless DB_PREPARED_STATEMENTS=true", () => {
@@ -28,7 +29,9 @@ describe("loadConfig", () => {
 
   it("reads the database from DATABASE_URL, else SUPABASE_DB_URL", () => {
     expect(loadConfig({ SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe("postgresql://s");
-    expect(loadConfig({ DATABASE_URL: "postgresql://d", SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe("postgresql://d");
+    expect(loadConfig({ DATABASE_URL: "postgresql://d", SUPABASE_DB_URL: "postgresql://s" }).databaseUrl).toBe(
+      "postgresql://d",
+    );
   });
 
   it("accepts a prefix of 1-16 lowercase letters or digits and refuses others", () => {
@@ -52,13 +55,22 @@ describe("loadConfig", () => {
   });
 
   it("normalises allowed redirect origins and always allows PUBLIC_URL's own", () => {
-    const config = loadConfig({ PUBLIC_URL: "https://keys.example.com/", ALLOWED_REDIRECT_ORIGINS: "https://app.example.com/, http://localhost:3000" });
+    const config = loadConfig({
+      PUBLIC_URL: "https://keys.example.com/",
+      ALLOWED_REDIRECT_ORIGINS: "https://app.example.com/, http://localhost:3000",
+    });
     expect(config.publicUrl).toBe("https://keys.example.com");
-    expect(config.allowedRedirectOrigins).toEqual(["https://keys.example.com", "https://app.example.com", "http://localhost:3000"]);
-    expect(loadConfig({ ALLOWED_REDIRECT_ORIGINS: "HTTPS://App.Example.com:443" }).allowedRedirectOrigins).toContain("https://app.example.com");
+    expect(config.allowedRedirectOrigins).toEqual([
+      "https://keys.example.com",
+      "https://app.example.com",
+      "http://localhost:3000",
+    ]);
+    expect(loadConfig({ ALLOWED_REDIRECT_ORIGINS: "HTTPS://App.Example.com:443" }).allowedRedirectOrigins).toContain(
+      "https://app.example.com",
+    );
   });
 
-  it("refuses an allowed origin that is not an http(s) origin, so \"null\" is never allowed", () => {
+  it('refuses an allowed origin that is not an http(s) origin, so "null" is never allowed', () => {
     const bad = [
       "app.example.com", // no scheme: an opaque origin, "null"
       "localhost:3000", // parses as scheme "localhost:"
@@ -75,12 +87,13 @@ describe("loadConfig", () => {
       "https://",
     ];
     for (const entry of bad) {
-      expect(() => loadConfig({ ALLOWED_REDIRECT_ORIGINS: `https://ok.example.com,${entry}` }), entry)
-        .toThrow(/ALLOWED_REDIRECT_ORIGINS.*not an http\(s\) origin/);
+      expect(() => loadConfig({ ALLOWED_REDIRECT_ORIGINS: `https://ok.example.com,${entry}` }), entry).toThrow(
+        /ALLOWED_REDIRECT_ORIGINS.*not an http\(s\) origin/,
+      );
     }
   });
 
-  it("never yields the opaque origin \"null\" from PUBLIC_URL either", () => {
+  it('never yields the opaque origin "null" from PUBLIC_URL either', () => {
     for (const url of ["file:///srv/keygate", "keygate.example.com", "mailto:a@example.com"]) {
       expect(() => loadConfig({ PUBLIC_URL: url }), url).toThrow(/PUBLIC_URL/);
     }
@@ -89,7 +102,9 @@ describe("loadConfig", () => {
 
 describe("isLoopbackHost", () => {
   it("knows 127.0.0.0/8, ::1 and localhost, and nothing else", () => {
-    for (const host of ["127.0.0.1", "127.1.2.3", "[::1]", "::1", "localhost", "LOCALHOST"]) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ["10.0.0.1", "127.0.0.1.evil.example", "localhost.evil.example", "0.0.0.0", "::"]) expect(isLoopbackHost(host), host).toBe(false);
+    for (const host of ["127.0.0.1", "127.1.2.3", "[::1]", "::1", "localhost", "LOCALHOST"])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["10.0.0.1", "127.0.0.1.evil.example", "localhost.evil.example", "0.0.0.0", "::"])
+      expect(isLoopbackHost(host), host).toBe(false);
   });
 });

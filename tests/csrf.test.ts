@@ -18,7 +18,9 @@ function refusal(fn: () => void): KeygateError | undefined {
 describe("assertAllowedOrigin", () => {
   it("accepts an allowed Origin, or an allowed Referer when Origin is absent", () => {
     expect(refusal(() => assertAllowedOrigin(req("POST", { origin: allowed[0] }), allowed))).toBeUndefined();
-    expect(refusal(() => assertAllowedOrigin(req("DELETE", { referer: `${allowed[0]}/page?x=1` }), allowed))).toBeUndefined();
+    expect(
+      refusal(() => assertAllowedOrigin(req("DELETE", { referer: `${allowed[0]}/page?x=1` }), allowed)),
+    ).toBeUndefined();
   });
 
   it("refuses a missing, null, foreign or look-alike origin with 403 csrf_origin_mismatch", () => {

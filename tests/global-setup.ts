@@ -6,8 +6,9 @@
  * test Postgres, which the "pooler" project's suites reach their databases
  * through (tests/helpers/database.ts); stopped at the end.
  */
-import type { TestProject } from "vitest/node";
+
 import pg from "pg";
+import type { TestProject } from "vitest/node";
 import { migrate } from "../scripts/migrate.mjs";
 import { pgbouncerBinary, type RunningPgBouncer, startPgBouncer } from "../scripts/pgbouncer.mjs";
 import { adminUrl, databaseUrlFor } from "./helpers/postgres.ts";

@@ -8,7 +8,10 @@ const post = (body: BodyInit | null, type = "application/json") =>
   new Request("http://127.0.0.1/x", { method: "POST", body, headers: { "content-type": type } });
 
 async function refusal(promise: Promise<unknown>): Promise<KeygateError> {
-  const err = await promise.then(() => undefined, (e) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e) => e,
+  );
   expect(err).toBeInstanceOf(KeygateError);
   return err as KeygateError;
 }

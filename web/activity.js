@@ -6,7 +6,7 @@
  * `keygate:signed-out` and `keygate:keys-loaded` (after any key change).
  * `describeEvent` and `eventTable` are shared with the admin page.
  */
-import { api, ApiError } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
 import { describeError, formatDateTime } from "./words.js";
 
@@ -29,11 +29,15 @@ export function describeEvent(e) {
   const failed = e.outcome === "failure";
   switch (e.action) {
     case "sign_in":
-      return failed ? `Sign-in refused (${e.reason ?? "unknown reason"})` : `Signed in with ${text(d.provider) || "a provider"}`;
+      return failed
+        ? `Sign-in refused (${e.reason ?? "unknown reason"})`
+        : `Signed in with ${text(d.provider) || "a provider"}`;
     case "sign_out":
       return "Signed out";
     case "key.created":
-      return failed ? `Key not created: ${e.reason === "scope_above_role" ? `role does not allow ${text(d.scopes)}` : e.reason}` : `Created key “${text(d.name)}”`;
+      return failed
+        ? `Key not created: ${e.reason === "scope_above_role" ? `role does not allow ${text(d.scopes)}` : e.reason}`
+        : `Created key “${text(d.name)}”`;
     case "key.rotated":
       return failed ? `Key not rotated (${e.reason})` : `Rotated key “${text(d.name)}”`;
     case "key.revoked":
@@ -58,18 +62,37 @@ export function describeEvent(e) {
  */
 export function eventTable(events, { withUsers = false } = {}) {
   const headings = ["When", "What", ...(withUsers ? ["By", "Whose"] : []), "Result", "From"];
-  const who = (/** @type {{ email: string | null } | null} */ u) => (u ? u.email ?? "(deleted user)" : "system");
+  const who = (/** @type {{ email: string | null } | null} */ u) => (u ? (u.email ?? "(deleted user)") : "system");
   return h("table", { class: "keys events" }, [
-    h("thead", {}, [h("tr", {}, headings.map((t) => h("th", { scope: "col" }, [t])))]),
-    h("tbody", {}, events.map((e) =>
-      h("tr", { "data-action": e.action, "data-outcome": e.outcome }, [
-        h("td", { "data-label": "When" }, [h("time", { datetime: e.occurred_at }, [formatDateTime(e.occurred_at)])]),
-        h("th", { scope: "row", "data-label": "What" }, [describeEvent(e)]),
-        ...(withUsers ? [h("td", { "data-label": "By" }, [who(e.actor)]), h("td", { "data-label": "Whose" }, [e.target ? who(e.target) : ""])] : []),
-        h("td", { "data-label": "Result" }, [h("span", { class: `status status-${e.outcome === "success" ? "active" : "revoked"}` }, [e.outcome === "success" ? "OK" : "Refused"])]),
-        h("td", { "data-label": "From" }, [e.client_address ?? ""]),
-      ])
-    )),
+    h("thead", {}, [
+      h(
+        "tr",
+        {},
+        headings.map((t) => h("th", { scope: "col" }, [t])),
+      ),
+    ]),
+    h(
+      "tbody",
+      {},
+      events.map((e) =>
+        h("tr", { "data-action": e.action, "data-outcome": e.outcome }, [
+          h("td", { "data-label": "When" }, [h("time", { datetime: e.occurred_at }, [formatDateTime(e.occurred_at)])]),
+          h("th", { scope: "row", "data-label": "What" }, [describeEvent(e)]),
+          ...(withUsers
+            ? [
+                h("td", { "data-label": "By" }, [who(e.actor)]),
+                h("td", { "data-label": "Whose" }, [e.target ? who(e.target) : ""]),
+              ]
+            : []),
+          h("td", { "data-label": "Result" }, [
+            h("span", { class: `status status-${e.outcome === "success" ? "active" : "revoked"}` }, [
+              e.outcome === "success" ? "OK" : "Refused",
+            ]),
+          ]),
+          h("td", { "data-label": "From" }, [e.client_address ?? ""]),
+        ]),
+      ),
+    ),
   ]);
 }
 
@@ -77,7 +100,9 @@ const section = document.getElementById("activity-section");
 
 if (section) {
   const title = h("h2", { id: "activity-title" }, ["Recent activity"]);
-  const note = h("p", { class: "muted" }, ["Sign-ins, sign-outs, key changes and changes an administrator made to your account."]);
+  const note = h("p", { class: "muted" }, [
+    "Sign-ins, sign-outs, key changes and changes an administrator made to your account.",
+  ]);
   const status = h("p", { class: "muted", role: "status" }, []);
   const list = h("div", { class: "table-wrap", "data-testid": "activity" }, []);
   const more = h("button", { type: "button", class: "button secondary", hidden: "" }, ["Show more"]);
@@ -94,7 +119,9 @@ if (section) {
     const mine = ++request;
     try {
       /** @type {{ events: AuditEvent[], next_cursor: string | null }} */
-      const page = await api(`auth/activity?limit=20${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      const page = await api(
+        `auth/activity?limit=20${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
       if (mine !== request) return;
       shown = append ? [...shown, ...page.events] : page.events;
       cursor = page.next_cursor;

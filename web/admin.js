@@ -6,8 +6,9 @@
  * Each control appears only with the capability it needs; the server checks
  * again. DOM APIs only, no HTML parsing of anything a user wrote.
  */
-import { api, ApiError } from "./api.js";
+
 import { eventTable } from "./activity.js";
+import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
 import { describeError, formatOptionalDate } from "./words.js";
 
@@ -64,7 +65,13 @@ if (section) {
 
   // ------------------------------------------------------------ user search
 
-  const query = h("input", { id: "admin-query", type: "search", maxlength: "200", autocomplete: "off", placeholder: "email or name" });
+  const query = h("input", {
+    id: "admin-query",
+    type: "search",
+    maxlength: "200",
+    autocomplete: "off",
+    placeholder: "email or name",
+  });
   const searchForm = h("form", { class: "create-form", role: "search" }, [
     h("div", { class: "field" }, [h("label", { for: "admin-query" }, ["Find a user"]), query]),
     h("div", { class: "actions" }, [h("button", { type: "submit", class: "button primary" }, ["Search"])]),
@@ -97,21 +104,40 @@ if (section) {
   /** @param {AdminUser[]} users */
   function userTable(users) {
     return h("table", { class: "keys", "data-testid": "admin-users" }, [
-      h("thead", {}, [h("tr", {}, ["Email", "Name", "Role", "Status", "Active keys", "Last sign-in", ""].map((t) => h("th", { scope: "col" }, [t])))]),
-      h("tbody", {}, users.map((u) =>
-        h("tr", { "data-user-id": u.id }, [
-          h("th", { scope: "row", "data-label": "Email" }, [u.email]),
-          h("td", { "data-label": "Name" }, [u.name ?? ""]),
-          h("td", { "data-label": "Role" }, [u.role]),
-          h("td", { "data-label": "Status" }, [u.is_active ? "Active" : "Deactivated"]),
-          h("td", { "data-label": "Active keys" }, [String(u.active_keys)]),
-          h("td", { "data-label": "Last sign-in" }, [formatOptionalDate(u.last_login_at, "Never")]),
-          h("td", { class: "row-actions" }, [button("Open", "secondary small", () => {
-            message.hidden = true;
-            openUser(u.id);
-          }, { "aria-label": `Open ${u.email}` })]),
-        ])
-      )),
+      h("thead", {}, [
+        h(
+          "tr",
+          {},
+          ["Email", "Name", "Role", "Status", "Active keys", "Last sign-in", ""].map((t) =>
+            h("th", { scope: "col" }, [t]),
+          ),
+        ),
+      ]),
+      h(
+        "tbody",
+        {},
+        users.map((u) =>
+          h("tr", { "data-user-id": u.id }, [
+            h("th", { scope: "row", "data-label": "Email" }, [u.email]),
+            h("td", { "data-label": "Name" }, [u.name ?? ""]),
+            h("td", { "data-label": "Role" }, [u.role]),
+            h("td", { "data-label": "Status" }, [u.is_active ? "Active" : "Deactivated"]),
+            h("td", { "data-label": "Active keys" }, [String(u.active_keys)]),
+            h("td", { "data-label": "Last sign-in" }, [formatOptionalDate(u.last_login_at, "Never")]),
+            h("td", { class: "row-actions" }, [
+              button(
+                "Open",
+                "secondary small",
+                () => {
+                  message.hidden = true;
+                  openUser(u.id);
+                },
+                { "aria-label": `Open ${u.email}` },
+              ),
+            ]),
+          ]),
+        ),
+      ),
     ]);
   }
 
@@ -152,16 +178,29 @@ if (section) {
     ];
 
     if (can("users.manage") || can("capabilities.grant")) {
-      const role = h("select", { id: "admin-role" }, ROLES.map((r) => h("option", r === user.role ? { value: r, selected: "" } : { value: r }, [r])));
+      const role = h(
+        "select",
+        { id: "admin-role" },
+        ROLES.map((r) => h("option", r === user.role ? { value: r, selected: "" } : { value: r }, [r])),
+      );
       const boxes = Object.entries(CAPABILITIES).map(([name, what]) =>
         h("label", { class: "check" }, [
-          h("input", { type: "checkbox", name: "capability", value: name, ...(user.capabilities.includes(name) ? { checked: "" } : {}) }),
+          h("input", {
+            type: "checkbox",
+            name: "capability",
+            value: name,
+            ...(user.capabilities.includes(name) ? { checked: "" } : {}),
+          }),
           h("span", {}, [h("code", {}, [name]), ` ${what}`]),
-        ])
+        ]),
       );
       const form = h("form", { class: "create-form" }, [
-        ...(can("users.manage") ? [h("div", { class: "field" }, [h("label", { for: "admin-role" }, ["Role"]), role])] : []),
-        ...(can("capabilities.grant") ? [h("fieldset", { class: "field" }, [h("legend", {}, ["Capabilities"]), ...boxes])] : []),
+        ...(can("users.manage")
+          ? [h("div", { class: "field" }, [h("label", { for: "admin-role" }, ["Role"]), role])]
+          : []),
+        ...(can("capabilities.grant")
+          ? [h("fieldset", { class: "field" }, [h("legend", {}, ["Capabilities"]), ...boxes])]
+          : []),
         h("div", { class: "actions" }, [h("button", { type: "submit", class: "button primary" }, ["Save changes"])]),
       ]);
       form.addEventListener("submit", async (event) => {
@@ -171,7 +210,9 @@ if (section) {
         const chosen = /** @type {HTMLSelectElement} */ (role).value;
         if (can("users.manage") && chosen !== user.role) body.role = chosen;
         if (can("capabilities.grant")) {
-          body.capabilities = [...form.querySelectorAll("input[name=capability]:checked")].map((i) => /** @type {HTMLInputElement} */ (i).value);
+          body.capabilities = [...form.querySelectorAll("input[name=capability]:checked")].map(
+            (i) => /** @type {HTMLInputElement} */ (i).value,
+          );
         }
         if (!body.role && !body.capabilities) return;
         try {
@@ -187,22 +228,32 @@ if (section) {
 
     if (can("users.manage")) {
       const verb = user.is_active ? "deactivate" : "reactivate";
-      parts.push(h("div", { class: "actions" }, [
-        button(user.is_active ? "Deactivate" : "Reactivate", user.is_active ? "danger" : "secondary", async () => {
-          if (user.is_active && !confirm(`Deactivate ${user.email}? Every session of theirs ends now and their keys stop working.`)) return;
-          try {
-            await api(`admin/users/${encodeURIComponent(user.id)}/${verb}`, { method: "POST" });
-            say(`${user.email} ${user.is_active ? "deactivated" : "reactivated"}.`);
-            await openUser(user.id);
-          } catch (err) {
-            showError(err);
-          }
-        }),
-      ]));
+      parts.push(
+        h("div", { class: "actions" }, [
+          button(user.is_active ? "Deactivate" : "Reactivate", user.is_active ? "danger" : "secondary", async () => {
+            if (
+              user.is_active &&
+              !confirm(`Deactivate ${user.email}? Every session of theirs ends now and their keys stop working.`)
+            )
+              return;
+            try {
+              await api(`admin/users/${encodeURIComponent(user.id)}/${verb}`, { method: "POST" });
+              say(`${user.email} ${user.is_active ? "deactivated" : "reactivated"}.`);
+              await openUser(user.id);
+            } catch (err) {
+              showError(err);
+            }
+          }),
+        ]),
+      );
     }
 
     parts.push(h("h3", {}, ["Keys"]));
-    parts.push(keys.length === 0 ? h("p", { class: "muted" }, ["No keys."]) : h("div", { class: "table-wrap" }, [keyTable(keys, user.id)]));
+    parts.push(
+      keys.length === 0
+        ? h("p", { class: "muted" }, ["No keys."])
+        : h("div", { class: "table-wrap" }, [keyTable(keys, user.id)]),
+    );
     detail.replaceChildren(...parts);
     detail.hidden = false;
   }
@@ -211,20 +262,38 @@ if (section) {
   function keyTable(keys, userId) {
     const now = Date.now();
     return h("table", { class: "keys", "data-testid": "admin-keys" }, [
-      h("thead", {}, [h("tr", {}, ["Name", "Key", "Scopes", "Last used", "Status", ""].map((t) => h("th", { scope: "col" }, [t])))]),
-      h("tbody", {}, keys.map((k) => {
-        const live = !k.revoked_at || Date.parse(k.revoked_at) > now;
-        return h("tr", { "data-key-id": k.id }, [
-          h("th", { scope: "row" }, [k.name]),
-          h("td", {}, [h("code", {}, [`${k.start}…`])]),
-          h("td", {}, [k.scopes.join(", ") || "none"]),
-          h("td", {}, [formatOptionalDate(k.last_used_at, "Never")]),
-          h("td", {}, [live ? "Active" : "Revoked"]),
-          h("td", { class: "row-actions" }, live && can("keys.revoke_any")
-            ? [button("Revoke", "danger-outline small", () => revoke(k.id, userId), { "aria-label": `Revoke key ${k.name}` })]
-            : []),
-        ]);
-      })),
+      h("thead", {}, [
+        h(
+          "tr",
+          {},
+          ["Name", "Key", "Scopes", "Last used", "Status", ""].map((t) => h("th", { scope: "col" }, [t])),
+        ),
+      ]),
+      h(
+        "tbody",
+        {},
+        keys.map((k) => {
+          const live = !k.revoked_at || Date.parse(k.revoked_at) > now;
+          return h("tr", { "data-key-id": k.id }, [
+            h("th", { scope: "row" }, [k.name]),
+            h("td", {}, [h("code", {}, [`${k.start}…`])]),
+            h("td", {}, [k.scopes.join(", ") || "none"]),
+            h("td", {}, [formatOptionalDate(k.last_used_at, "Never")]),
+            h("td", {}, [live ? "Active" : "Revoked"]),
+            h(
+              "td",
+              { class: "row-actions" },
+              live && can("keys.revoke_any")
+                ? [
+                    button("Revoke", "danger-outline small", () => revoke(k.id, userId), {
+                      "aria-label": `Revoke key ${k.name}`,
+                    }),
+                  ]
+                : [],
+            ),
+          ]);
+        }),
+      ),
     ]);
   }
 
@@ -254,7 +323,9 @@ if (section) {
 
   const action = h("input", { id: "audit-action", autocomplete: "off", placeholder: "e.g. sign_in, key.revoked" });
   const outcome = h("select", { id: "audit-outcome" }, [
-    h("option", { value: "" }, ["any"]), h("option", { value: "success" }, ["success"]), h("option", { value: "failure" }, ["failure"]),
+    h("option", { value: "" }, ["any"]),
+    h("option", { value: "success" }, ["success"]),
+    h("option", { value: "failure" }, ["failure"]),
   ]);
   const auditForm = h("form", { class: "create-form" }, [
     h("div", { class: "field" }, [h("label", { for: "audit-action" }, ["Event"]), action]),
@@ -282,7 +353,9 @@ if (section) {
       events = append ? [...events, ...page.events] : page.events;
       eventsCursor = page.next_cursor;
       moreEvents.hidden = eventsCursor === null;
-      auditList.replaceChildren(events.length ? eventTable(events, { withUsers: true }) : h("p", { class: "muted" }, ["No events."]));
+      auditList.replaceChildren(
+        events.length ? eventTable(events, { withUsers: true }) : h("p", { class: "muted" }, ["No events."]),
+      );
     } catch (err) {
       showError(err);
     }
@@ -311,7 +384,8 @@ if (section) {
     const parts = [heading, powers, message];
     if (can("users.read")) parts.push(searchForm, results, h("div", { class: "actions" }, [moreUsers]), detail);
     else if (can("keys.revoke_any")) parts.push(revokeById);
-    if (can("audit.read")) parts.push(h("h3", {}, ["Audit log"]), auditForm, auditList, h("div", { class: "actions" }, [moreEvents]));
+    if (can("audit.read"))
+      parts.push(h("h3", {}, ["Audit log"]), auditForm, auditList, h("div", { class: "actions" }, [moreEvents]));
     root.replaceChildren(...parts);
     root.hidden = false;
     if (can("users.read")) search(false);

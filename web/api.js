@@ -64,7 +64,11 @@ export async function api(path, { method = "GET", body } = {}) {
   if (!res.ok) {
     const error = data && typeof data === "object" ? data.error : undefined;
     const fallback = res.status === 401 ? "unauthorized" : res.status === 429 ? "rate_limited" : "http_error";
-    throw new ApiError(res.status, typeof error?.code === "string" ? error.code : fallback, typeof error?.message === "string" ? error.message : res.statusText);
+    throw new ApiError(
+      res.status,
+      typeof error?.code === "string" ? error.code : fallback,
+      typeof error?.message === "string" ? error.message : res.statusText,
+    );
   }
   return data;
 }

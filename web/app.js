@@ -4,10 +4,10 @@
  * them. Plain DOM, no framework, no build. A new key lives only in the page
  * (never in storage) and is cleared when dismissed or on sign-out.
  */
-import { api, ApiError, functionsBase } from "./api.js";
+import { ApiError, api, functionsBase } from "./api.js";
 import { byId, h } from "./dom.js";
-import { keyRow } from "./key-row.js";
 import { showJobs } from "./jobs.js";
+import { keyRow } from "./key-row.js";
 import { finishSignIn, forgetSession, loginUrls, mayHaveSession, signOut } from "./sign-in.js";
 import { curlExamples, describeError, describeLoginError, initials } from "./words.js";
 
@@ -72,7 +72,9 @@ function clearError() {
 function announce(text) {
   $.status.textContent = "";
   // A fresh text node so the same sentence twice is announced twice.
-  setTimeout(() => { $.status.textContent = text; }, 50);
+  setTimeout(() => {
+    $.status.textContent = text;
+  }, 50);
 }
 
 /**
@@ -116,11 +118,15 @@ async function showSignedOut() {
     $.providers.replaceChildren(
       ...providers.map((p) =>
         h("li", {}, [
-          h("a", {
-            class: "button primary provider",
-            href: loginUrl(p.id),
-          }, [/sign[- ]in/i.test(p.name) ? p.name : `Sign in with ${p.name}`]),
-        ])
+          h(
+            "a",
+            {
+              class: "button primary provider",
+              href: loginUrl(p.id),
+            },
+            [/sign[- ]in/i.test(p.name) ? p.name : `Sign in with ${p.name}`],
+          ),
+        ]),
       ),
     );
     $.noProviders.hidden = providers.length > 0;
@@ -199,10 +205,14 @@ function confirmAction({ title, text, confirmLabel, grace = false }) {
   $.confirm.returnValue = "";
   const opener = document.activeElement;
   return new Promise((resolve) => {
-    $.confirm.addEventListener("close", () => {
-      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
-      resolve($.confirm.returnValue === "confirm");
-    }, { once: true });
+    $.confirm.addEventListener(
+      "close",
+      () => {
+        if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+        resolve($.confirm.returnValue === "confirm");
+      },
+      { once: true },
+    );
     $.confirm.showModal();
   });
 }

@@ -22,7 +22,13 @@ export const REFRESH_MS = 10_000;
 const STATUSES = /** @type {const} */ (["queued", "running", "succeeded", "failed", "canceled"]);
 /** Stops the previous sign-in's refresh timer. */
 let stopRefreshing = () => {};
-const STATUS_CLASS = { queued: "rotating", running: "running", succeeded: "active", failed: "revoked", canceled: "expired" };
+const STATUS_CLASS = {
+  queued: "rotating",
+  running: "running",
+  succeeded: "active",
+  failed: "revoked",
+  canceled: "expired",
+};
 
 /**
  * @param {string} label
@@ -37,7 +43,12 @@ function jobRow(job) {
   const status = h("span", { class: `status status-${STATUS_CLASS[job.status] ?? "expired"}` }, [job.status]);
   return h("tr", { "data-status": job.status }, [
     h("th", { scope: "row", "data-label": "Type" }, [job.type]),
-    cell("Status", job.error && job.status !== "succeeded" ? [status, h("span", { class: "hint job-error" }, [` ${job.error}`])] : [status]),
+    cell(
+      "Status",
+      job.error && job.status !== "succeeded"
+        ? [status, h("span", { class: "hint job-error" }, [` ${job.error}`])]
+        : [status],
+    ),
     cell("Attempts", [`${job.attempts} of ${job.max_attempts}`]),
     cell("Progress", [describeProgress(job.progress)]),
     cell("Created", [h("time", { datetime: job.created_at }, [formatDateTime(job.created_at)])]),
@@ -53,10 +64,18 @@ function jobRow(job) {
  */
 export function showJobs(section, onError) {
   const counts = h("ul", { class: "job-counts", "aria-label": "Jobs by status" });
-  const empty = h("p", { class: "muted" }, ["No jobs yet. Submit one with a key that has jobs:write; it shows here as your workers take it."]);
+  const empty = h("p", { class: "muted" }, [
+    "No jobs yet. Submit one with a key that has jobs:write; it shows here as your workers take it.",
+  ]);
   const body = h("tbody");
   const table = h("table", { class: "keys jobs" }, [
-    h("thead", {}, [h("tr", {}, ["Type", "Status", "Attempts", "Progress", "Created", "Updated"].map((t) => h("th", { scope: "col" }, [t])))]),
+    h("thead", {}, [
+      h(
+        "tr",
+        {},
+        ["Type", "Status", "Attempts", "Progress", "Created", "Updated"].map((t) => h("th", { scope: "col" }, [t])),
+      ),
+    ]),
     body,
   ]);
   const refresh = h("button", { type: "button", class: "button secondary", id: "jobs-refresh" }, ["Refresh jobs"]);
@@ -78,9 +97,14 @@ export function showJobs(section, onError) {
       /** @type {JobSummary} */
       const summary = await api("jobs/summary");
       if (mine !== request) return;
-      counts.replaceChildren(...STATUSES.map((s) =>
-        h("li", { class: "job-count", "data-status": s }, [h("strong", {}, [String(summary.counts[s] ?? 0)]), ` ${s}`])
-      ));
+      counts.replaceChildren(
+        ...STATUSES.map((s) =>
+          h("li", { class: "job-count", "data-status": s }, [
+            h("strong", {}, [String(summary.counts[s] ?? 0)]),
+            ` ${s}`,
+          ]),
+        ),
+      );
       body.replaceChildren(...summary.jobs.map(jobRow));
       table.hidden = summary.jobs.length === 0;
       empty.hidden = summary.jobs.length > 0;

@@ -39,7 +39,12 @@ export function keyRow(key, now, { onRotate, onRevoke }) {
   return h("tr", { "data-key-id": key.id, "data-status": status.kind }, [
     h("th", { scope: "row", "data-label": "Name" }, [key.name]),
     cell("Key", [h("code", {}, [`${key.start}…`])]),
-    cell("Scopes", key.scopes.length ? key.scopes.map((s) => h("span", { class: "scope" }, [s])) : [h("span", { class: "muted" }, ["none"])]),
+    cell(
+      "Scopes",
+      key.scopes.length
+        ? key.scopes.map((s) => h("span", { class: "scope" }, [s]))
+        : [h("span", { class: "muted" }, ["none"])],
+    ),
     cell("Created", [timeCell(key.created_at, "")]),
     cell("Last used", [timeCell(key.last_used_at, "Never")]),
     cell("Expires", [timeCell(key.expires_at, "Never")]),

@@ -19,7 +19,9 @@ import { pendingVerifier, sessionToken } from "./session-token.js";
  * @returns {Promise<(providerId: string) => string>}
  */
 export async function loginUrls() {
-  const params = new URLSearchParams({ redirect_to: crossOrigin ? `${location.origin}${location.pathname}` : location.pathname });
+  const params = new URLSearchParams({
+    redirect_to: crossOrigin ? `${location.origin}${location.pathname}` : location.pathname,
+  });
   if (crossOrigin) {
     const verifier = newVerifier();
     pendingVerifier.set(verifier);

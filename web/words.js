@@ -10,10 +10,8 @@ const MESSAGES = /** @type {Record<string, string>} */ ({
   login_expired: "That sign-in link expired, please try again.",
   state_mismatch: "That sign-in didn't match this browser. Please start again from this page.",
   access_denied: "Sign-in was cancelled. You can try again whenever you like.",
-  email_unverified:
-    "Your email address isn't verified with that provider. Verify it there, then sign in again.",
-  email_conflict:
-    "An account with that email already signs in another way. Please sign in the way you did before.",
+  email_unverified: "Your email address isn't verified with that provider. Verify it there, then sign in again.",
+  email_conflict: "An account with that email already signs in another way. Please sign in the way you did before.",
   user_inactive: "This account has been deactivated. Ask an administrator to turn it back on.",
   provider_error: "The sign-in provider didn't answer properly. Please try again in a moment.",
   unknown_provider: "That sign-in method isn't set up on this server.",
@@ -22,9 +20,11 @@ const MESSAGES = /** @type {Record<string, string>} */ ({
   unauthorized: "Your session has ended. Please sign in again.",
   key_limit_reached: "You have as many API keys as allowed. Revoke one you no longer use, then try again.",
   rate_limited: "That was a lot of requests at once. Please wait a minute and try again.",
-  csrf_origin_mismatch: "The server refused a request that didn't come from its own address. Reload the page and try again.",
+  csrf_origin_mismatch:
+    "The server refused a request that didn't come from its own address. Reload the page and try again.",
   forbidden: "You aren't allowed to do that.",
-  scope_above_role: "Your role doesn't allow one of those scopes. Untick it, or ask an administrator for a higher role.",
+  scope_above_role:
+    "Your role doesn't allow one of those scopes. Untick it, or ask an administrator for a higher role.",
   last_admin: "That is the last active admin: make someone else an admin first.",
   not_found: "That key no longer exists. The list has been refreshed.",
   payload_too_large: "That was too much text. Please shorten it and try again.",

@@ -20,13 +20,16 @@ export function runInBackground(
   onError: (err: unknown) => void,
   waitUntil: WaitUntil | undefined = runtimeWaitUntil(),
 ): void {
-  const settled = task.then(() => undefined, (err: unknown) => {
-    try {
-      onError(err);
-    } catch {
-      // A failing logger must not become an unhandled rejection.
-    }
-  });
+  const settled = task.then(
+    () => undefined,
+    (err: unknown) => {
+      try {
+        onError(err);
+      } catch {
+        // A failing logger must not become an unhandled rejection.
+      }
+    },
+  );
   try {
     waitUntil?.(settled);
   } catch {

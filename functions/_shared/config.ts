@@ -89,7 +89,12 @@ function publicUrlOrigin(publicUrl: string): string {
   } catch {
     throw new Error(`PUBLIC_URL: "${publicUrl}" is not a URL; write it as scheme://host[:port][/path]`);
   }
-  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.origin === "null" || url.username || url.password) {
+  if (
+    (url.protocol !== "https:" && url.protocol !== "http:") ||
+    url.origin === "null" ||
+    url.username ||
+    url.password
+  ) {
     throw new Error(`PUBLIC_URL: "${publicUrl}" must be an http(s) URL without credentials`);
   }
   return url.origin;
@@ -153,10 +158,17 @@ export function httpOrigin(value: string, name: string): string {
   } catch {
     url = undefined;
   }
-  const bare = url !== undefined && (url.protocol === "https:" || url.protocol === "http:") &&
-    url.username === "" && url.password === "" && url.pathname === "/" && !/[?#]/.test(value);
+  const bare =
+    url !== undefined &&
+    (url.protocol === "https:" || url.protocol === "http:") &&
+    url.username === "" &&
+    url.password === "" &&
+    url.pathname === "/" &&
+    !/[?#]/.test(value);
   if (!url || !bare || url.origin === "null") {
-    throw new Error(`${name}: "${value}" is not an http(s) origin; write it as scheme://host[:port], e.g. https://app.example.com`);
+    throw new Error(
+      `${name}: "${value}" is not an http(s) origin; write it as scheme://host[:port], e.g. https://app.example.com`,
+    );
   }
   return url.origin;
 }
@@ -181,7 +193,8 @@ export function loadConfig(env: Env): Config {
   const supabaseUrl = present(env.SUPABASE_URL)?.replace(/\/+$/, "");
   if (supabaseUrl) assertSecureUrl(supabaseUrl, "SUPABASE_URL");
   const jwks = present(env.SUPABASE_JWKS) ? parseSupabaseJwks(present(env.SUPABASE_JWKS)!) : undefined;
-  const jwksUrl = present(env.SUPABASE_JWKS_URL) ??
+  const jwksUrl =
+    present(env.SUPABASE_JWKS_URL) ??
     (supabaseUrl && !jwks ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : undefined);
   if (jwksUrl) assertSecureUrl(jwksUrl, "SUPABASE_JWKS_URL");
   // The issuer comes from SUPABASE_URL: without it, a token of any project signed by a key in the set would pass.
@@ -210,9 +223,10 @@ export function loadConfig(env: Env): Config {
     sessionSecret: present(env.SESSION_SECRET),
     github: pair(env.OAUTH_GITHUB_CLIENT_ID, env.OAUTH_GITHUB_CLIENT_SECRET, "OAUTH_GITHUB_CLIENT_ID/SECRET"),
     google: pair(env.OAUTH_GOOGLE_CLIENT_ID, env.OAUTH_GOOGLE_CLIENT_SECRET, "OAUTH_GOOGLE_CLIENT_ID/SECRET"),
-    oidc: oidcIssuer && oidcClient
-      ? { issuer: oidcIssuer, name: present(env.OIDC_NAME) ?? "OpenID", ...oidcClient }
-      : undefined,
+    oidc:
+      oidcIssuer && oidcClient
+        ? { issuer: oidcIssuer, name: present(env.OIDC_NAME) ?? "OpenID", ...oidcClient }
+        : undefined,
     allowedRedirectOrigins: [...new Set([publicOrigin, ...origins])],
     apiKeyPrefix: apiKeyPrefix(present(env.API_KEY_PREFIX) ?? "kg"),
     supabaseUrl,

@@ -65,8 +65,9 @@ function isUnavailable(err: { code?: string; message?: string }): boolean {
   if (/^(08|57P|53)/.test(code) || code === "26000" || code === "42P05") return true;
   if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
   const message = err.message ?? "";
-  return /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|no more connections allowed|query_wait_timeout|server login has been failing|pgbouncer cannot connect|max client connections reached/i
-    .test(message);
+  return /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|no more connections allowed|query_wait_timeout|server login has been failing|pgbouncer cannot connect|max client connections reached/i.test(
+    message,
+  );
 }
 
 export function mapDbError(err: unknown): unknown {

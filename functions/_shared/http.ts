@@ -30,10 +30,7 @@ export const logError: Logger = (message, fields = {}) => {
  */
 export function toResponse(err: unknown, log: Logger = logError): Response {
   if (err instanceof KeygateError) {
-    return json(
-      { error: { code: err.code, message: err.message } },
-      { status: err.status, headers: err.headers },
-    );
+    return json({ error: { code: err.code, message: err.message } }, { status: err.status, headers: err.headers });
   }
   const code = (err as { code?: unknown })?.code;
   log("unhandled error", {
@@ -41,10 +38,7 @@ export function toResponse(err: unknown, log: Logger = logError): Response {
     // A SQLSTATE or system error code says what failed and carries no secret.
     ...(typeof code === "string" && /^[A-Z0-9_]{2,32}$/.test(code) ? { code } : {}),
   });
-  return json(
-    { error: { code: "internal_error", message: "Something went wrong on our side." } },
-    { status: 500 },
-  );
+  return json({ error: { code: "internal_error", message: "Something went wrong on our side." } }, { status: 500 });
 }
 
 /** Wraps a handler so that every thrown error goes through `toResponse`. */

@@ -3,10 +3,11 @@
  * signed-in user (DESIGN.md section 5). Wiring only; the logic lives in
  * functions/_shared/auth/handler.ts.
  */
+
+import { loadRoleSettings } from "../_shared/admin/role-settings.ts";
+import { createAuthHandler } from "../_shared/auth/handler.ts";
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
-import { createAuthHandler } from "../_shared/auth/handler.ts";
-import { loadRoleSettings } from "../_shared/admin/role-settings.ts";
 
 const env = Deno.env.toObject();
 const config = loadConfig(env);

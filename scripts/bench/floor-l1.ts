@@ -8,7 +8,10 @@
 import pg from "pg";
 
 const port = Number(Deno.env.get("PORT"));
-const pool = new pg.Pool({ connectionString: Deno.env.get("DATABASE_URL"), max: Number(Deno.env.get("DB_POOL_MAX") ?? "4") });
+const pool = new pg.Pool({
+  connectionString: Deno.env.get("DATABASE_URL"),
+  max: Number(Deno.env.get("DB_POOL_MAX") ?? "4"),
+});
 const named = Deno.env.get("L1_NAMED") === "1";
 const encoder = new TextEncoder();
 const text = "select user_id, scopes from public.api_keys where key_hash = $1";

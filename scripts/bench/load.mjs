@@ -8,12 +8,14 @@ const { url, headers = {}, connections, seconds, method = "GET" } = JSON.parse(p
 if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error("bench traffic goes to loopback only");
 
 const result = await autocannon({ url, method, headers, connections, duration: seconds, pipelining: 1 });
-process.stdout.write(JSON.stringify({
-  rps: result.requests.average,
-  p50: result.latency.p50,
-  p99: result.latency.p99,
-  requests: result.requests.total,
-  non2xx: result.non2xx,
-  status: { "2xx": result["2xx"], "4xx": result["4xx"], "5xx": result["5xx"] },
-  errors: result.errors + result.timeouts,
-}) + "\n");
+process.stdout.write(
+  JSON.stringify({
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    status: { "2xx": result["2xx"], "4xx": result["4xx"], "5xx": result["5xx"] },
+    errors: result.errors + result.timeouts,
+  }) + "\n",
+);

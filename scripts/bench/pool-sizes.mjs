@@ -40,17 +40,36 @@ async function freePort() {
 
 async function run(command, args, env = {}) {
   return await new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${command} exited with ${code}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`${command} exited with ${code}`)),
+    );
   });
 }
 
 async function startFunction(databaseUrl, poolMax) {
   const port = await freePort();
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", PORT: String(port), FUNCTION: "verify-key", DATABASE_URL: databaseUrl, API_KEY_CACHE_TTL_MS: "0", DB_POOL_MAX: String(poolMax) };
-  const child = spawn(deno, denoRunArgs("scripts/bench/serve-function.ts"), { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NO_COLOR: "1",
+    PORT: String(port),
+    FUNCTION: "verify-key",
+    DATABASE_URL: databaseUrl,
+    API_KEY_CACHE_TTL_MS: "0",
+    DB_POOL_MAX: String(poolMax),
+  };
+  const child = spawn(deno, denoRunArgs("scripts/bench/serve-function.ts"), {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   await new Promise((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d) => {
@@ -70,7 +89,12 @@ async function startFunction(databaseUrl, poolMax) {
 }
 
 const load = async (url, headers, seconds) =>
-  JSON.parse(await run(process.execPath, [path.join(root, "scripts", "bench", "load.mjs"), JSON.stringify({ url, headers, connections: CONNECTIONS, seconds })]));
+  JSON.parse(
+    await run(process.execPath, [
+      path.join(root, "scripts", "bench", "load.mjs"),
+      JSON.stringify({ url, headers, connections: CONNECTIONS, seconds }),
+    ]),
+  );
 const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const name = `kg_pools_${process.pid}_${Date.now().toString(36)}`;
@@ -83,12 +107,21 @@ try {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   await migrate(url.toString(), { quiet: true });
-  const key = await run(deno, ["eval", "--node-modules-dir=manual", "--config", "functions/deno.json",
-    'import { generateApiKey } from "./functions/_shared/keys/format.ts"; console.log(generateApiKey("kg"));']);
+  const key = await run(deno, [
+    "eval",
+    "--node-modules-dir=manual",
+    "--config",
+    "functions/deno.json",
+    'import { generateApiKey } from "./functions/_shared/keys/format.ts"; console.log(generateApiKey("kg"));',
+  ]);
   const db = new pg.Client({ connectionString: url.toString() });
   await db.connect();
   const { rows } = await db.query("insert into public.users (email) values ('pools@example.test') returning id");
-  await db.query("select keygate.create_api_key($1, 'bench', $2, $3, '{}', null)", [rows[0].id, key.slice(0, 10), createHash("sha256").update(key).digest()]);
+  await db.query("select keygate.create_api_key($1, 'bench', $2, $3, '{}', null)", [
+    rows[0].id,
+    key.slice(0, 10),
+    createHash("sha256").update(key).digest(),
+  ]);
   await db.end();
 
   bouncer = await startPgBouncer({ target: url.toString(), poolSize: SERVER_POOL });
@@ -109,10 +142,14 @@ try {
       log(`  round ${round}, DB_POOL_MAX=${s.size}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms`);
     }
   }
-  console.log(`verify-key alone, cache off, through PgBouncer (transaction mode, ${SERVER_POOL} server connections), ` +
-    `${CONNECTIONS} connections, ${SECONDS} s runs, median of ${ROUNDS} interleaved rounds:`);
+  console.log(
+    `verify-key alone, cache off, through PgBouncer (transaction mode, ${SERVER_POOL} server connections), ` +
+      `${CONNECTIONS} connections, ${SECONDS} s runs, median of ${ROUNDS} interleaved rounds:`,
+  );
   for (const s of servers) {
-    console.log(`  DB_POOL_MAX=${s.size}: ${Math.round(median(s.runs.map((r) => r.rps)))} req/s, p99 ${median(s.runs.map((r) => r.p99))} ms`);
+    console.log(
+      `  DB_POOL_MAX=${s.size}: ${Math.round(median(s.runs.map((r) => r.rps)))} req/s, p99 ${median(s.runs.map((r) => r.p99))} ms`,
+    );
   }
 } finally {
   for (const s of started) await s.stop().catch(() => {});

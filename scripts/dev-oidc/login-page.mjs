@@ -40,10 +40,12 @@ const STYLE = `
  */
 export function renderLoginPage({ uid, clientName, error, values = {} }) {
   const action = `/interaction/${encodeURIComponent(uid)}/login`;
-  const presets = PRESET_IDENTITIES.map((p) => `
+  const presets = PRESET_IDENTITIES.map(
+    (p) => `
         <li><button class="preset" type="submit" name="preset" value="${escapeHtml(p.key)}" formnovalidate>
           Sign in as ${escapeHtml(p.name)}<small>${escapeHtml(p.email)}</small>
-        </button></li>`).join("");
+        </button></li>`,
+  ).join("");
   return `<!doctype html>
 <html lang="en">
 <head>

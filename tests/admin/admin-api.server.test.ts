@@ -36,8 +36,13 @@ describe("access", () => {
   it("refuses every route without a session with 401", async () => {
     const id = crypto.randomUUID();
     const routes: [string, string][] = [
-      ["GET", "admin/me"], ["GET", "admin/users"], ["GET", `admin/users/${id}`], ["PATCH", `admin/users/${id}`],
-      ["POST", `admin/users/${id}/deactivate`], ["POST", `admin/users/${id}/reactivate`], ["DELETE", `admin/keys/${id}`],
+      ["GET", "admin/me"],
+      ["GET", "admin/users"],
+      ["GET", `admin/users/${id}`],
+      ["PATCH", `admin/users/${id}`],
+      ["POST", `admin/users/${id}/deactivate`],
+      ["POST", `admin/users/${id}/reactivate`],
+      ["DELETE", `admin/keys/${id}`],
       ["GET", "admin/audit"],
     ];
     for (const [method, path] of routes) {
@@ -51,10 +56,14 @@ describe("access", () => {
     const other = await signedInWith(t.admin, { role: "member" });
     const { id: keyId, key } = await insertKey(t.admin, other.id);
     const attempts: [string, string, unknown?][] = [
-      ["GET", "admin/users"], ["GET", `admin/users/${other.id}`], ["PATCH", `admin/users/${other.id}`, { role: "viewer" }],
+      ["GET", "admin/users"],
+      ["GET", `admin/users/${other.id}`],
+      ["PATCH", `admin/users/${other.id}`, { role: "viewer" }],
       ["PATCH", `admin/users/${plain.id}`, { capabilities: ["users.read"] }],
-      ["POST", `admin/users/${other.id}/deactivate`], ["POST", `admin/users/${other.id}/reactivate`],
-      ["DELETE", `admin/keys/${keyId}`], ["GET", "admin/audit"],
+      ["POST", `admin/users/${other.id}/deactivate`],
+      ["POST", `admin/users/${other.id}/reactivate`],
+      ["DELETE", `admin/keys/${keyId}`],
+      ["GET", "admin/audit"],
     ];
     for (const [method, path, json] of attempts) {
       const res = await as(plain, path, { method, json });
@@ -75,7 +84,9 @@ describe("access", () => {
     expect((await as(reader, `admin/users/${other.id}/deactivate`, { method: "POST" })).status).toBe(403);
 
     const manager = await signedInWith(t.admin, { capabilities: ["users.manage"] });
-    expect((await as(manager, `admin/users/${other.id}`, { method: "PATCH", json: { role: "viewer" } })).status).toBe(200);
+    expect((await as(manager, `admin/users/${other.id}`, { method: "PATCH", json: { role: "viewer" } })).status).toBe(
+      200,
+    );
     // Making an admin, acting on an admin, or granting capabilities needs capabilities.grant.
     for (const json of [{ role: "admin" }, { capabilities: ["audit.read"] }]) {
       const res = await as(manager, `admin/users/${other.id}`, { method: "PATCH", json });
@@ -88,7 +99,10 @@ describe("access", () => {
 
   it("refuses a cookie change without an allowed Origin (CSRF) and lets bearer-less GETs through", async () => {
     const target = await signedInWith(t.admin);
-    const attempts: Record<string, string>[] = [{ cookie: admin.cookie }, { cookie: admin.cookie, origin: "https://evil.example" }];
+    const attempts: Record<string, string>[] = [
+      { cookie: admin.cookie },
+      { cookie: admin.cookie, origin: "https://evil.example" },
+    ];
     for (const headers of attempts) {
       const res = await call(server.url, `admin/users/${target.id}/deactivate`, { method: "POST", headers });
       expect([res.status, res.body.error.code]).toEqual([403, "csrf_origin_mismatch"]);
@@ -118,13 +132,24 @@ describe("GET /admin/users", () => {
 
     const first = await as(admin, `admin/users?query=${tag}&limit=2`);
     expect(first.status).toBe(200);
-    expect(first.body.users.map((u: { email: string }) => u.email)).toEqual([`${tag}-1@example.test`, `${tag}-2@example.test`]);
+    expect(first.body.users.map((u: { email: string }) => u.email)).toEqual([
+      `${tag}-1@example.test`,
+      `${tag}-2@example.test`,
+    ]);
     expect(first.body.users[0]).toMatchObject({
-      id: made[0].id, role: "member", capabilities: [], is_active: true, active_keys: 1, last_login_at: null,
+      id: made[0].id,
+      role: "member",
+      capabilities: [],
+      is_active: true,
+      active_keys: 1,
+      last_login_at: null,
     });
     expect(first.body.next_cursor).toEqual(expect.any(String));
     const second = await as(admin, `admin/users?query=${tag}&limit=2&cursor=${first.body.next_cursor}`);
-    expect(second.body).toEqual({ users: [expect.objectContaining({ email: `${tag}-3@example.test` })], next_cursor: null });
+    expect(second.body).toEqual({
+      users: [expect.objectContaining({ email: `${tag}-3@example.test` })],
+      next_cursor: null,
+    });
 
     const byName = await as(admin, `admin/users?query=${encodeURIComponent(`named ${tag}`)}`);
     expect(byName.body.users.map((u: { id: string }) => u.id)).toEqual([made[0].id]);
@@ -147,11 +172,25 @@ describe("GET /admin/users/<id>", () => {
     const res = await as(admin, `admin/users/${user.id}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(res.body.user).toMatchObject({ id: user.id, email: user.email, capabilities: ["audit.read"], active_keys: 1 });
-    expect(res.body.keys).toEqual([expect.objectContaining({ id: keyId, name: "nightly", scopes: ["jobs:read", "jobs:write"] })]);
-    expect(Object.keys(res.body.keys[0]).sort()).toEqual(
-      ["created_at", "expires_at", "id", "last_used_at", "name", "revoked_at", "scopes", "start"],
-    );
+    expect(res.body.user).toMatchObject({
+      id: user.id,
+      email: user.email,
+      capabilities: ["audit.read"],
+      active_keys: 1,
+    });
+    expect(res.body.keys).toEqual([
+      expect.objectContaining({ id: keyId, name: "nightly", scopes: ["jobs:read", "jobs:write"] }),
+    ]);
+    expect(Object.keys(res.body.keys[0]).sort()).toEqual([
+      "created_at",
+      "expires_at",
+      "id",
+      "last_used_at",
+      "name",
+      "revoked_at",
+      "scopes",
+      "start",
+    ]);
     expect(JSON.stringify(res.body)).not.toContain(key.slice(10));
   });
 
@@ -178,25 +217,38 @@ describe("PATCH /admin/users/<id>", () => {
     );
     expect(rows).toEqual([
       { action: "user.role_changed", actor_id: admin.id, details: { from: "viewer", to: "member" } },
-      { action: "user.capabilities_changed", actor_id: admin.id, details: { from: [], to: ["audit.read", "users.read"] } },
+      {
+        action: "user.capabilities_changed",
+        actor_id: admin.id,
+        details: { from: [], to: ["audit.read", "users.read"] },
+      },
     ]);
   });
 
   it("refuses unknown roles, unknown capabilities and empty or malformed bodies with 400", async () => {
     const user = await signedInWith(t.admin);
-    const bodies = [{}, { role: "owner" }, { capabilities: ["platform.use_break_glass"] }, { capabilities: "users.read" }, { rolе: "admin" }];
+    const bodies = [
+      {},
+      { role: "owner" },
+      { capabilities: ["platform.use_break_glass"] },
+      { capabilities: "users.read" },
+      { rolе: "admin" },
+    ];
     for (const json of bodies) {
       const res = await as(admin, `admin/users/${user.id}`, { method: "PATCH", json });
       expect([res.status, res.body.error.code], JSON.stringify(json)).toEqual([400, "validation_failed"]);
     }
-    expect((await as(admin, `admin/users/${crypto.randomUUID()}`, { method: "PATCH", json: { role: "viewer" } })).status).toBe(404);
+    expect(
+      (await as(admin, `admin/users/${crypto.randomUUID()}`, { method: "PATCH", json: { role: "viewer" } })).status,
+    ).toBe(404);
     expect((await sessionOf(user)).body.role).toBe("member");
   });
 
   it("narrows a demoted user's keys within the cache bound, and restores them when raised again", async () => {
     const user = await signedInWith(t.admin, { role: "member" });
     const { key } = await insertKey(t.admin, user.id, { scopes: ["jobs:read", "jobs:write"] });
-    const submit = () => call(server.url, "jobs", { method: "POST", headers: { "x-api-key": key }, json: { type: "report" } });
+    const submit = () =>
+      call(server.url, "jobs", { method: "POST", headers: { "x-api-key": key }, json: { type: "report" } });
     expect((await submit()).status).toBe(202);
     expect((await verify(key)).body.scopes).toEqual(["jobs:read", "jobs:write"]);
 
@@ -204,7 +256,11 @@ describe("PATCH /admin/users/<id>", () => {
     const refused = await within(CACHE_BOUND_MS + 1000, submit, (r) => r.status === 403);
     expect([refused.status, refused.body.error.code]).toEqual([403, "insufficient_scope"]);
     // verify-key keeps its own cache: the same bound.
-    const narrowed = await within(CACHE_BOUND_MS + 1000, () => verify(key), (r) => r.body.scopes?.length === 1);
+    const narrowed = await within(
+      CACHE_BOUND_MS + 1000,
+      () => verify(key),
+      (r) => r.body.scopes?.length === 1,
+    );
     expect(narrowed.body.scopes).toEqual(["jobs:read"]);
     expect((await call(server.url, "jobs", { headers: { "x-api-key": key } })).status).toBe(200);
 
@@ -228,12 +284,16 @@ describe("the last active admin", () => {
     expect((await sessionOf(admin)).body.role).toBe("admin");
 
     const second = await signedInWith(t.admin, { role: "member" });
-    expect((await as(admin, `admin/users/${second.id}`, { method: "PATCH", json: { role: "admin" } })).status).toBe(200);
+    expect((await as(admin, `admin/users/${second.id}`, { method: "PATCH", json: { role: "admin" } })).status).toBe(
+      200,
+    );
     const demoted = await as(second, `admin/users/${admin.id}`, { method: "PATCH", json: { role: "member" } });
     expect(demoted.status).toBe(200);
     const last = await as(second, `admin/users/${second.id}/deactivate`, { method: "POST" });
     expect([last.status, last.body.error.code]).toEqual([409, "last_admin"]);
-    expect((await as(second, `admin/users/${admin.id}`, { method: "PATCH", json: { role: "admin" } })).status).toBe(200);
+    expect((await as(second, `admin/users/${admin.id}`, { method: "PATCH", json: { role: "admin" } })).status).toBe(
+      200,
+    );
   });
 });
 
@@ -249,7 +309,11 @@ describe("POST /admin/users/<id>/deactivate and /reactivate", () => {
     expect(res.status).toBe(200);
     expect(res.body.user).toMatchObject({ id: user.id, is_active: false });
     expect((await sessionOf(user)).status).toBe(401);
-    const refused = await within(CACHE_BOUND_MS + 1000, () => verify(key), (r) => r.status === 401);
+    const refused = await within(
+      CACHE_BOUND_MS + 1000,
+      () => verify(key),
+      (r) => r.status === 401,
+    );
     expect(refused.status).toBe(401);
     expect(Date.now() - at).toBeLessThanOrEqual(CACHE_BOUND_MS + 1000);
 
@@ -257,7 +321,15 @@ describe("POST /admin/users/<id>/deactivate and /reactivate", () => {
     expect(back.body.user.is_active).toBe(true);
     expect((await sessionOf(user)).status).toBe(401);
     // The isolate remembers a key found not live for the same bound, so it works again within it.
-    expect((await within(CACHE_BOUND_MS + 1000, () => verify(key), (r) => r.status === 200)).status).toBe(200);
+    expect(
+      (
+        await within(
+          CACHE_BOUND_MS + 1000,
+          () => verify(key),
+          (r) => r.status === 200,
+        )
+      ).status,
+    ).toBe(200);
     const { rows } = await t.admin.query(
       "select action from public.audit_events where target_user_id = $1 order by id",
       [user.id],
@@ -278,10 +350,21 @@ describe("DELETE /admin/keys/<id>", () => {
     expect((await verify(key)).status).toBe(200);
     const res = await as(revoker, `admin/keys/${id}`, { method: "DELETE" });
     expect(res.status).toBe(204);
-    expect((await within(CACHE_BOUND_MS + 1000, () => verify(key), (r) => r.status === 401)).status).toBe(401);
+    expect(
+      (
+        await within(
+          CACHE_BOUND_MS + 1000,
+          () => verify(key),
+          (r) => r.status === 401,
+        )
+      ).status,
+    ).toBe(401);
     expect((await as(revoker, `admin/keys/${id}`, { method: "DELETE" })).status).toBe(204);
     expect((await as(revoker, `admin/keys/${crypto.randomUUID()}`, { method: "DELETE" })).status).toBe(404);
-    const { rows } = await t.admin.query("select actor_id, target_user_id, details from public.audit_events where target_key_id = $1", [id]);
+    const { rows } = await t.admin.query(
+      "select actor_id, target_user_id, details from public.audit_events where target_key_id = $1",
+      [id],
+    );
     expect(rows).toEqual([{ actor_id: revoker.id, target_user_id: owner.id, details: { name: "test" } }]);
   });
 });
@@ -293,7 +376,9 @@ describe("GET /admin/audit", () => {
     for (const role of ["viewer", "member", "viewer"]) {
       await as(admin, `admin/users/${target.id}`, { method: "PATCH", json: { role } });
     }
-    const first = await as(auditor, `admin/audit?target=${target.id}&limit=2`, { headers: { "user-agent": "audit-test", "x-forwarded-for": "203.0.113.9" } });
+    const first = await as(auditor, `admin/audit?target=${target.id}&limit=2`, {
+      headers: { "user-agent": "audit-test", "x-forwarded-for": "203.0.113.9" },
+    });
     expect(first.status).toBe(200);
     expect(first.body.events).toHaveLength(2);
     expect(first.body.events[0]).toMatchObject({

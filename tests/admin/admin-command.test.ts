@@ -19,18 +19,28 @@ afterAll(async () => {
 
 function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["scripts/admin.mjs", ...args], {
-      cwd: projectRoot,
-      env: { PATH: process.env.PATH, DATABASE_URL: t.url },
-      timeout: 30_000,
-    }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["scripts/admin.mjs", ...args],
+      {
+        cwd: projectRoot,
+        env: { PATH: process.env.PATH, DATABASE_URL: t.url },
+        timeout: 30_000,
+      },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 const userRow = async (id: string) =>
-  (await t.admin.query("select role, (select array_agg(capability order by capability) from public.user_capabilities where user_id = $1) as caps from public.users where id = $1", [id])).rows[0];
+  (
+    await t.admin.query(
+      "select role, (select array_agg(capability order by capability) from public.user_capabilities where user_id = $1) as caps from public.users where id = $1",
+      [id],
+    )
+  ).rows[0];
 
 describe("npm run admin", () => {
   it("makes the first admin by email, and records it with no actor", async () => {
@@ -40,8 +50,18 @@ describe("npm run admin", () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("role admin");
     expect(await userRow(user.id)).toEqual({ role: "admin", caps: null });
-    const { rows } = await t.admin.query("select actor_id, action, user_agent, details from public.audit_events where target_user_id = $1", [user.id]);
-    expect(rows).toEqual([{ actor_id: null, action: "user.role_changed", user_agent: "keygate admin command", details: { from: "viewer", to: "admin" } }]);
+    const { rows } = await t.admin.query(
+      "select actor_id, action, user_agent, details from public.audit_events where target_user_id = $1",
+      [user.id],
+    );
+    expect(rows).toEqual([
+      {
+        actor_id: null,
+        action: "user.role_changed",
+        user_agent: "keygate admin command",
+        details: { from: "viewer", to: "admin" },
+      },
+    ]);
   });
 
   it("grants and revokes single capabilities", async () => {
@@ -72,7 +92,13 @@ describe("npm run admin", () => {
   });
 
   it("parses its arguments strictly", () => {
-    expect(parseArgs(["grant", "a@b.c", "admin", "audit.read"])).toEqual({ verb: "grant", email: "a@b.c", role: "admin", add: ["audit.read"], remove: [] });
+    expect(parseArgs(["grant", "a@b.c", "admin", "audit.read"])).toEqual({
+      verb: "grant",
+      email: "a@b.c",
+      role: "admin",
+      add: ["audit.read"],
+      remove: [],
+    });
     expect(parseArgs(["grant", "a@b.c", "admin", "viewer"])).toBeNull();
     expect(parseArgs(["revoke", "a@b.c", "admin"])).toBeNull();
     expect(parseArgs(["grant", "not-an-email", "admin"])).toBeNull();

@@ -5,7 +5,7 @@
  * audit log and the user's own activity say what happened.
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
@@ -30,13 +30,21 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`KEYGATE_REQUIRE_ALL=1 but Chromium is missing at ${CHROMIUM}: apt-get install chromium`);
+    if (!hasChromium)
+      throw new Error(`KEYGATE_REQUIRE_ALL=1 but Chromium is missing at ${CHROMIUM}: apt-get install chromium`);
     t = await createTestDatabase();
     [server, browser] = await Promise.all([
       startServer({ databaseUrl: t.url }),
       chromium.launch({
         executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"],
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-sync",
+          "--no-first-run",
+        ],
       }),
     ]);
   }, 120_000);
@@ -51,7 +59,9 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
   async function dashboardOf(user: SignedInUser): Promise<Page> {
     const context = await browser.newContext();
     contexts.push(context);
-    await context.addCookies([{ name: "kg_session", value: user.token, url: server.url, httpOnly: true, sameSite: "Lax" }]);
+    await context.addCookies([
+      { name: "kg_session", value: user.token, url: server.url, httpOnly: true, sameSite: "Lax" },
+    ]);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     await page.goto(`${server.url}/`);
@@ -120,13 +130,20 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
     await detail.getByRole("checkbox", { name: /audit\.read/ }).check();
     await detail.getByRole("button", { name: "Save changes" }).click();
     await page.getByRole("alert").filter({ hasText: "Saved casey@example.test." }).waitFor();
-    const { rows } = await t.admin.query("select role, keygate.effective_capabilities(id) as caps from public.users where id = $1", [user.id]);
+    const { rows } = await t.admin.query(
+      "select role, keygate.effective_capabilities(id) as caps from public.users where id = $1",
+      [user.id],
+    );
     expect(rows[0]).toEqual({ role: "viewer", caps: ["audit.read"] });
 
     await detail.getByRole("button", { name: "Revoke key nightly" }).click();
     await page.getByRole("alert").filter({ hasText: "Key revoked." }).waitFor();
     await detail.getByRole("row", { name: /nightly.*Revoked/ }).waitFor();
-    const refused = await within(CACHE_BOUND_MS + 1000, () => call(server.url, "verify-key", { headers: { "x-api-key": key } }), (r) => r.status === 401);
+    const refused = await within(
+      CACHE_BOUND_MS + 1000,
+      () => call(server.url, "verify-key", { headers: { "x-api-key": key } }),
+      (r) => r.status === 401,
+    );
     expect(refused.status).toBe(401);
 
     // Their own activity lists what the admin did.

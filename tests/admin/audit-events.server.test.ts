@@ -23,8 +23,11 @@ beforeAll(async () => {
   server = await startServer({
     databaseUrl: database.url,
     env: {
-      OIDC_ISSUER: oidc.issuer, OIDC_CLIENT_ID: oidc.clientId, OIDC_CLIENT_SECRET: oidc.clientSecret,
-      DEFAULT_ROLE: "member", ADMIN_EMAILS: "Boss@Example.test, other@example.test",
+      OIDC_ISSUER: oidc.issuer,
+      OIDC_CLIENT_ID: oidc.clientId,
+      OIDC_CLIENT_SECRET: oidc.clientSecret,
+      DEFAULT_ROLE: "member",
+      ADMIN_EMAILS: "Boss@Example.test, other@example.test",
     },
   });
   auth = `${server.url}/functions/v1/auth`;
@@ -44,23 +47,36 @@ async function signIn(account: string, headers: Record<string, string> = {}) {
 }
 
 const eventsOf = async (userId: string) =>
-  (await database.admin.query(
-    "select action, outcome, reason, actor_id, details from public.audit_events where target_user_id = $1 order by id",
-    [userId],
-  )).rows;
+  (
+    await database.admin.query(
+      "select action, outcome, reason, actor_id, details from public.audit_events where target_user_id = $1 order by id",
+      [userId],
+    )
+  ).rows;
 
 describe("sign-in events and the role of a new user", () => {
   it("records sign-in with address and agent, gives a new user DEFAULT_ROLE once, and records sign-out", async () => {
     oidc.accounts.set("dana", { email: "dana@example.test", email_verified: true, name: "Dana" });
-    const { browser, done, code } = await signIn("dana", { "user-agent": "kg-browser/1", "x-forwarded-for": "192.0.2.4" });
+    const { browser, done, code } = await signIn("dana", {
+      "user-agent": "kg-browser/1",
+      "x-forwarded-for": "192.0.2.4",
+    });
     expect(done.status).toBe(302);
     const me = await (await browser.fetch(`${auth}/session`)).json();
     expect(me.role).toBe("member");
     expect(await eventsOf(me.id)).toEqual([
-      { action: "user.role_changed", outcome: "success", reason: "first_sign_in", actor_id: null, details: { from: "viewer", to: "member" } },
+      {
+        action: "user.role_changed",
+        outcome: "success",
+        reason: "first_sign_in",
+        actor_id: null,
+        details: { from: "viewer", to: "member" },
+      },
       { action: "sign_in", outcome: "success", reason: null, actor_id: me.id, details: { provider: "oidc" } },
     ]);
-    const { rows: [row] } = await database.admin.query(
+    const {
+      rows: [row],
+    } = await database.admin.query(
       "select host(client_address) as address, user_agent from public.audit_events where target_user_id = $1 and action = 'sign_in'",
       [me.id],
     );
@@ -72,7 +88,9 @@ describe("sign-in events and the role of a new user", () => {
     expect(await (await again.browser.fetch(`${auth}/session`)).json()).toMatchObject({ role: "viewer" });
 
     const token = again.browser.get(`${server.url}/`, "kg_session")!;
-    expect((await again.browser.fetch(`${auth}/logout`, { method: "POST", headers: { origin: server.url } })).status).toBe(204);
+    expect(
+      (await again.browser.fetch(`${auth}/logout`, { method: "POST", headers: { origin: server.url } })).status,
+    ).toBe(204);
     const actions = (await eventsOf(me.id)).map((e) => e.action);
     expect(actions).toEqual(["user.role_changed", "sign_in", "sign_in", "sign_out"]);
 
@@ -94,7 +112,9 @@ describe("sign-in events and the role of a new user", () => {
     const { rows } = await database.admin.query(
       "select actor_id, target_user_id, reason, details from public.audit_events where action = 'sign_in' and outcome = 'failure'",
     );
-    expect(rows).toEqual([{ actor_id: null, target_user_id: null, reason: "email_unverified", details: { provider: "oidc" } }]);
+    expect(rows).toEqual([
+      { actor_id: null, target_user_id: null, reason: "email_unverified", details: { provider: "oidc" } },
+    ]);
     expect(Number((await database.admin.query("select count(*) from public.users")).rows[0].count)).toBe(before);
   });
 });
@@ -104,14 +124,24 @@ describe("GET /auth/activity", () => {
     const user = await signedInWith(database.admin);
     const other = await signedInWith(database.admin);
     for (const who of [user, user, user, other]) {
-      await call(server.url, "api-keys", { method: "POST", headers: { cookie: who.cookie, origin: server.url }, json: { scopes: ["jobs:read"] } });
+      await call(server.url, "api-keys", {
+        method: "POST",
+        headers: { cookie: who.cookie, origin: server.url },
+        json: { scopes: ["jobs:read"] },
+      });
     }
     const first = await call(server.url, "auth/activity?limit=2", { headers: { cookie: user.cookie } });
     expect(first.status).toBe(200);
     expect(first.headers.get("cache-control")).toBe("no-store");
     expect(first.body.events).toHaveLength(2);
-    expect(first.body.events[0]).toMatchObject({ action: "key.created", outcome: "success", actor: { id: user.id, email: user.email } });
-    const second = await call(server.url, `auth/activity?limit=2&cursor=${first.body.next_cursor}`, { headers: { cookie: user.cookie } });
+    expect(first.body.events[0]).toMatchObject({
+      action: "key.created",
+      outcome: "success",
+      actor: { id: user.id, email: user.email },
+    });
+    const second = await call(server.url, `auth/activity?limit=2&cursor=${first.body.next_cursor}`, {
+      headers: { cookie: user.cookie },
+    });
     expect(second.body.events).toHaveLength(1);
     expect(second.body.next_cursor).toBeNull();
     const ids = [...first.body.events, ...second.body.events].map((e: { target: { id: string } }) => e.target.id);
@@ -125,6 +155,13 @@ describe("GET /auth/activity", () => {
       expect([res.status, res.body.error.code], q).toEqual([400, "validation_failed"]);
     }
     expect((await call(server.url, "auth/activity")).status).toBe(401);
-    expect((await call(server.url, "auth/activity", { method: "POST", headers: { cookie: user.cookie, origin: server.url } })).status).toBe(405);
+    expect(
+      (
+        await call(server.url, "auth/activity", {
+          method: "POST",
+          headers: { cookie: user.cookie, origin: server.url },
+        })
+      ).status,
+    ).toBe(405);
   });
 });

@@ -4,11 +4,18 @@ import { createSignedInUser, type SignedInUser } from "../helpers/session.ts";
 
 export async function signedInWith(
   admin: pg.Pool,
-  { role = "member", capabilities = [] as string[], email }: { role?: string; capabilities?: string[]; email?: string } = {},
+  {
+    role = "member",
+    capabilities = [] as string[],
+    email,
+  }: { role?: string; capabilities?: string[]; email?: string } = {},
 ): Promise<SignedInUser> {
   const user = await createSignedInUser(admin, { role, email });
   for (const capability of capabilities) {
-    await admin.query("insert into public.user_capabilities (user_id, capability) values ($1, $2)", [user.id, capability]);
+    await admin.query("insert into public.user_capabilities (user_id, capability) values ($1, $2)", [
+      user.id,
+      capability,
+    ]);
   }
   return user;
 }

@@ -14,11 +14,24 @@ describe("requiredCapabilities", () => {
 
   it("needs capabilities.grant as well to act on an admin or to make one", () => {
     expect(requiredCapabilities({ kind: "set_active", targetRole: "member" })).toEqual(["users.manage"]);
-    expect(requiredCapabilities({ kind: "set_active", targetRole: "admin" })).toEqual(["users.manage", "capabilities.grant"]);
-    expect(requiredCapabilities({ kind: "update_user", targetRole: "viewer", role: "member" })).toEqual(["users.manage"]);
-    expect(requiredCapabilities({ kind: "update_user", targetRole: "viewer", role: "admin" })).toEqual(["users.manage", "capabilities.grant"]);
-    expect(requiredCapabilities({ kind: "update_user", targetRole: "admin", role: "viewer" })).toEqual(["users.manage", "capabilities.grant"]);
-    expect(requiredCapabilities({ kind: "update_user", targetRole: "member", capabilities: [] })).toEqual(["capabilities.grant"]);
+    expect(requiredCapabilities({ kind: "set_active", targetRole: "admin" })).toEqual([
+      "users.manage",
+      "capabilities.grant",
+    ]);
+    expect(requiredCapabilities({ kind: "update_user", targetRole: "viewer", role: "member" })).toEqual([
+      "users.manage",
+    ]);
+    expect(requiredCapabilities({ kind: "update_user", targetRole: "viewer", role: "admin" })).toEqual([
+      "users.manage",
+      "capabilities.grant",
+    ]);
+    expect(requiredCapabilities({ kind: "update_user", targetRole: "admin", role: "viewer" })).toEqual([
+      "users.manage",
+      "capabilities.grant",
+    ]);
+    expect(requiredCapabilities({ kind: "update_user", targetRole: "member", capabilities: [] })).toEqual([
+      "capabilities.grant",
+    ]);
     expect(requiredCapabilities({ kind: "update_user", targetRole: "member", role: "member" })).toEqual([]);
   });
 
@@ -32,14 +45,21 @@ describe("requiredCapabilities", () => {
       }
     })();
     expect(err).toBeInstanceOf(KeygateError);
-    expect(err).toMatchObject({ status: 403, code: "forbidden", message: "This needs the capability users.manage and capabilities.grant." });
+    expect(err).toMatchObject({
+      status: 403,
+      code: "forbidden",
+      message: "This needs the capability users.manage and capabilities.grant.",
+    });
   });
 });
 
 describe("the users cursor", () => {
   it("round-trips and lower-cases the email", () => {
     const id = crypto.randomUUID();
-    expect(decodeUserCursor(encodeUserCursor({ email: "Zoë@Example.test", id }))).toEqual({ email: "zoë@example.test", id });
+    expect(decodeUserCursor(encodeUserCursor({ email: "Zoë@Example.test", id }))).toEqual({
+      email: "zoë@example.test",
+      id,
+    });
   });
 
   it("refuses anything it did not make with 400", () => {

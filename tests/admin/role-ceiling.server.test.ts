@@ -26,10 +26,12 @@ afterAll(async () => {
 const as = (user: SignedInUser, path: string, init: RequestInit & { json?: unknown } = {}) =>
   call(server.url, path, asUser(user, server.url, init));
 const events = async (userId: string) =>
-  (await t.admin.query(
-    "select action, outcome, reason, actor_id, target_key_id, details from public.audit_events where target_user_id = $1 order by id",
-    [userId],
-  )).rows;
+  (
+    await t.admin.query(
+      "select action, outcome, reason, actor_id, target_key_id, details from public.audit_events where target_user_id = $1 order by id",
+      [userId],
+    )
+  ).rows;
 
 describe("the role ceiling in api-keys", () => {
   it("refuses a viewer a write scope with 403 scope_above_role, creates nothing and records the refusal", async () => {
@@ -37,9 +39,18 @@ describe("the role ceiling in api-keys", () => {
     const res = await as(viewer, "api-keys", { method: "POST", json: { scopes: ["jobs:read", "jobs:write"] } });
     expect([res.status, res.body.error.code]).toEqual([403, "scope_above_role"]);
     expect(res.body.error.message).toContain("jobs:write");
-    expect((await t.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [viewer.id])).rows[0].n).toBe(0);
+    expect(
+      (await t.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [viewer.id])).rows[0].n,
+    ).toBe(0);
     expect(await events(viewer.id)).toEqual([
-      { action: "key.created", outcome: "failure", reason: "scope_above_role", actor_id: viewer.id, target_key_id: null, details: { scopes: ["jobs:write"] } },
+      {
+        action: "key.created",
+        outcome: "failure",
+        reason: "scope_above_role",
+        actor_id: viewer.id,
+        target_key_id: null,
+        details: { scopes: ["jobs:write"] },
+      },
     ]);
   });
 
@@ -48,7 +59,11 @@ describe("the role ceiling in api-keys", () => {
     const member = await signedInWith(t.admin, { role: "member" });
     expect((await as(viewer, "api-keys", { method: "POST" })).body.scopes).toEqual(["jobs:read"]);
     expect((await as(viewer, "api-keys", { method: "POST", json: { scopes: ["jobs:read"] } })).status).toBe(201);
-    expect((await as(member, "api-keys", { method: "POST" })).body.scopes).toEqual(["jobs:read", "jobs:write", "jobs:work"]);
+    expect((await as(member, "api-keys", { method: "POST" })).body.scopes).toEqual([
+      "jobs:read",
+      "jobs:write",
+      "jobs:work",
+    ]);
   });
 
   it("refuses to rotate a key whose scopes the owner's role no longer allows", async () => {
@@ -57,20 +72,50 @@ describe("the role ceiling in api-keys", () => {
     await t.admin.query("update public.users set role = 'viewer' where id = $1", [user.id]);
     const res = await as(user, `api-keys/${created.body.id}/rotate`, { method: "POST" });
     expect([res.status, res.body.error.code]).toEqual([403, "scope_above_role"]);
-    expect((await t.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [user.id])).rows[0].n).toBe(1);
+    expect(
+      (await t.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [user.id])).rows[0].n,
+    ).toBe(1);
     // A viewer may still revoke it.
     expect((await as(user, `api-keys/${created.body.id}`, { method: "DELETE" })).status).toBe(204);
   });
 
   it("records key creation, rotation and revocation with the actor, and never the key", async () => {
     const user = await signedInWith(t.admin, { role: "member" });
-    const created = await as(user, "api-keys", { method: "POST", json: { name: "ci", scopes: ["jobs:read"] }, headers: { "user-agent": "kg-test" } });
-    const rotated = await as(user, `api-keys/${created.body.id}/rotate`, { method: "POST", json: { grace_seconds: 0 } });
+    const created = await as(user, "api-keys", {
+      method: "POST",
+      json: { name: "ci", scopes: ["jobs:read"] },
+      headers: { "user-agent": "kg-test" },
+    });
+    const rotated = await as(user, `api-keys/${created.body.id}/rotate`, {
+      method: "POST",
+      json: { grace_seconds: 0 },
+    });
     expect((await as(user, `api-keys/${rotated.body.id}`, { method: "DELETE" })).status).toBe(204);
     expect(await events(user.id)).toEqual([
-      { action: "key.created", outcome: "success", reason: null, actor_id: user.id, target_key_id: created.body.id, details: { name: "ci", scopes: ["jobs:read"] } },
-      { action: "key.rotated", outcome: "success", reason: null, actor_id: user.id, target_key_id: rotated.body.id, details: { name: "ci", replaces: created.body.id, grace_seconds: 0 } },
-      { action: "key.revoked", outcome: "success", reason: null, actor_id: user.id, target_key_id: rotated.body.id, details: {} },
+      {
+        action: "key.created",
+        outcome: "success",
+        reason: null,
+        actor_id: user.id,
+        target_key_id: created.body.id,
+        details: { name: "ci", scopes: ["jobs:read"] },
+      },
+      {
+        action: "key.rotated",
+        outcome: "success",
+        reason: null,
+        actor_id: user.id,
+        target_key_id: rotated.body.id,
+        details: { name: "ci", replaces: created.body.id, grace_seconds: 0 },
+      },
+      {
+        action: "key.revoked",
+        outcome: "success",
+        reason: null,
+        actor_id: user.id,
+        target_key_id: rotated.body.id,
+        details: {},
+      },
     ]);
     const all = JSON.stringify((await t.admin.query("select * from public.audit_events")).rows);
     for (const key of [created.body.key, rotated.body.key]) expect(all).not.toContain(key.slice(3, 20));
@@ -87,6 +132,8 @@ describe("deactivation ends sessions", () => {
     expect((await session()).status).toBe(401);
     await t.admin.query("select keygate.set_user_active($1, true)", [user.id]);
     expect((await session()).status).toBe(401);
-    expect((await t.admin.query("select count(*)::int as n from public.sessions where user_id = $1", [user.id])).rows[0].n).toBe(0);
+    expect(
+      (await t.admin.query("select count(*)::int as n from public.sessions where user_id = $1", [user.id])).rows[0].n,
+    ).toBe(0);
   });
 });

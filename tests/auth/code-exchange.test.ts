@@ -8,12 +8,12 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../functions/_shared/config.ts";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import { createUserResolver } from "../../functions/_shared/auth/require-user.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 import { createApiKeysHandler } from "../../functions/_shared/keys/api-keys-handler.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
 import { authTables } from "./db-state.ts";
 
@@ -41,9 +41,15 @@ beforeAll(async () => {
     OIDC_NAME: "Test IdP",
     ALLOWED_REDIRECT_ORIGINS: DASHBOARD,
   });
-  const log = (message: string, fields?: Record<string, unknown>) => logged.push(JSON.stringify({ message, ...fields }));
+  const log = (message: string, fields?: Record<string, unknown>) =>
+    logged.push(JSON.stringify({ message, ...fields }));
   auth = createAuthHandler({ config, db: database.db, log });
-  apiKeys = createApiKeysHandler({ config, db: database.db, resolveUser: createUserResolver({ config, db: database.db }), log });
+  apiKeys = createApiKeysHandler({
+    config,
+    db: database.db,
+    resolveUser: createUserResolver({ config, db: database.db }),
+    log,
+  });
 });
 
 afterAll(async () => {
@@ -71,8 +77,15 @@ function account(): string {
 }
 
 /** Signs in at the provider with a challenge; returns the callback's answer. */
-async function signInCrossSite(challenge: string, browser = new CookieClient({ [PUBLIC_URL]: auth })): Promise<Response> {
-  const query = new URLSearchParams({ redirect_to: RETURN_TO, code_challenge: challenge, code_challenge_method: "S256" });
+async function signInCrossSite(
+  challenge: string,
+  browser = new CookieClient({ [PUBLIC_URL]: auth }),
+): Promise<Response> {
+  const query = new URLSearchParams({
+    redirect_to: RETURN_TO,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  });
   const login = await browser.fetch(`${AUTH}/login/oidc?${query}`);
   expect(login.status).toBe(302);
   const callback = await oidc.authorize(login.headers.get("location")!, account(), browser);
@@ -135,7 +148,11 @@ describe("a sign-in with a code_challenge", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe(DASHBOARD);
     expect(res.headers.getSetCookie()).toEqual([]);
     const body = await res.json();
-    expect(body).toEqual({ access_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), token_type: "bearer", expires_in: 43200 });
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      token_type: "bearer",
+      expires_in: 43200,
+    });
 
     const me = await auth(new Request(`${AUTH}/session`, withBearer(body.access_token)));
     expect(me.status).toBe(200);
@@ -195,14 +212,24 @@ describe("a sign-in with a code_challenge", () => {
     const { verifier } = pkce();
     const before = await state();
     await expectInvalidGrant(await exchange({ code: randomBytes(32).toString("base64url"), code_verifier: verifier }));
-    for (const body of [{}, { code: "short", code_verifier: verifier }, { code: randomBytes(32).toString("base64url") },
+    for (const body of [
+      {},
+      { code: "short", code_verifier: verifier },
+      { code: randomBytes(32).toString("base64url") },
       { code: randomBytes(32).toString("base64url"), code_verifier: "too-short" },
-      { code: randomBytes(32).toString("base64url"), code_verifier: verifier, extra: 1 }]) {
+      { code: randomBytes(32).toString("base64url"), code_verifier: verifier, extra: 1 },
+    ]) {
       const res = await exchange(body);
       expect(res.status).toBe(400);
       expect((await res.json()).error.code).toBe("validation_failed");
     }
-    const notJson = await auth(new Request(`${AUTH}/token`, { method: "POST", headers: { origin: DASHBOARD, "content-type": "text/plain" }, body: "code=x" }));
+    const notJson = await auth(
+      new Request(`${AUTH}/token`, {
+        method: "POST",
+        headers: { origin: DASHBOARD, "content-type": "text/plain" },
+        body: "code=x",
+      }),
+    );
     expect(notJson.status).toBe(415);
     const get = await auth(new Request(`${AUTH}/token`));
     expect(get.status).toBe(405);
@@ -281,14 +308,20 @@ describe("a bearer session", () => {
     const token = await bearerSession();
     const url = `${PUBLIC_URL}/functions/v1/api-keys`;
     const json = { "content-type": "application/json" };
-    const created = await apiKeys(new Request(url, withBearer(token, { method: "POST", headers: json, body: JSON.stringify({ name: "cross" }) })));
+    const created = await apiKeys(
+      new Request(url, withBearer(token, { method: "POST", headers: json, body: JSON.stringify({ name: "cross" }) })),
+    );
     expect(created.status).toBe(201);
     const { id } = await created.json();
     const list = await apiKeys(new Request(url, withBearer(token)));
     expect((await list.json()).keys.map((k: { id: string }) => k.id)).toEqual([id]);
-    const rotated = await apiKeys(new Request(`${url}/${id}/rotate`, withBearer(token, { method: "POST", headers: json, body: "{}" })));
+    const rotated = await apiKeys(
+      new Request(`${url}/${id}/rotate`, withBearer(token, { method: "POST", headers: json, body: "{}" })),
+    );
     expect(rotated.status).toBe(201);
-    const revoked = await apiKeys(new Request(`${url}/${(await rotated.json()).id}`, withBearer(token, { method: "DELETE" })));
+    const revoked = await apiKeys(
+      new Request(`${url}/${(await rotated.json()).id}`, withBearer(token, { method: "DELETE" })),
+    );
     expect(revoked.status).toBe(204);
   });
 
@@ -301,7 +334,10 @@ describe("a bearer session", () => {
     const token = await bearerSession();
     const out = await auth(new Request(`${AUTH}/logout`, withBearer(token, { method: "POST" })));
     expect(out.status).toBe(204);
-    const { rows } = await database.admin.query("select count(*)::int as n from public.sessions where token_hash = sha256(convert_to($1, 'utf8'))", [token]);
+    const { rows } = await database.admin.query(
+      "select count(*)::int as n from public.sessions where token_hash = sha256(convert_to($1, 'utf8'))",
+      [token],
+    );
     expect(rows[0].n).toBe(0);
     expect((await auth(new Request(`${AUTH}/session`, withBearer(token)))).status).toBe(401);
     expect((await apiKeys(new Request(`${PUBLIC_URL}/functions/v1/api-keys`, withBearer(token)))).status).toBe(401);
@@ -309,10 +345,16 @@ describe("a bearer session", () => {
 
   it("answers preflight for the token route and the bearer headers to an allowed origin only", async () => {
     const preflight = (origin: string) =>
-      auth(new Request(`${AUTH}/token`, {
-        method: "OPTIONS",
-        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type, authorization" },
-      }));
+      auth(
+        new Request(`${AUTH}/token`, {
+          method: "OPTIONS",
+          headers: {
+            origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type, authorization",
+          },
+        }),
+      );
     const allowed = await preflight(DASHBOARD);
     expect(allowed.status).toBe(204);
     expect(allowed.headers.get("access-control-allow-origin")).toBe(DASHBOARD);

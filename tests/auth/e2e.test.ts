@@ -4,10 +4,10 @@
  * callback -> session -> logout, as a browser would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
+import { type RunningServer, startServer } from "../helpers/server.ts";
 import { authTables } from "./db-state.ts";
 
 let database: TestDatabase;
@@ -20,7 +20,12 @@ beforeAll(async () => {
   oidc = await startOidcProvider({ redirectUris: () => [`${server.url}/functions/v1/auth/callback/oidc`] });
   server = await startServer({
     databaseUrl: database.url,
-    env: { OIDC_ISSUER: oidc.issuer, OIDC_CLIENT_ID: oidc.clientId, OIDC_CLIENT_SECRET: oidc.clientSecret, OIDC_NAME: "Test IdP" },
+    env: {
+      OIDC_ISSUER: oidc.issuer,
+      OIDC_CLIENT_ID: oidc.clientId,
+      OIDC_CLIENT_SECRET: oidc.clientSecret,
+      OIDC_NAME: "Test IdP",
+    },
   });
   auth = `${server.url}/functions/v1/auth`;
 });
@@ -67,7 +72,8 @@ describe("sign-in through the Deno server", () => {
     expect(copied.status).toBe(401);
 
     const logs = server.output();
-    for (const secret of [token!, oidc.clientSecret, callback.searchParams.get("code")!]) expect(logs).not.toContain(secret);
+    for (const secret of [token!, oidc.clientSecret, callback.searchParams.get("code")!])
+      expect(logs).not.toContain(secret);
   });
 
   it("refuses a callback for another browser's sign-in and an open redirect, writing nothing", async () => {

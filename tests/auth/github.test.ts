@@ -3,13 +3,13 @@
  * can run here): private emails, no verified email, provider outages.
  */
 import { createHash } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { http, HttpResponse } from "msw";
+import { HttpResponse, http } from "msw";
 import { setupServer } from "msw/node";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { authTables } from "./db-state.ts";
 
 const PUBLIC_URL = "http://127.0.0.1:54321";
@@ -27,17 +27,27 @@ let database: TestDatabase;
 let handler: (req: Request) => Promise<Response>;
 let tokenRequests: URLSearchParams[] = [];
 
-function github(options: { emails?: GithubEmail[]; userStatus?: number; tokenStatus?: number; tokenBody?: object } = {}) {
+function github(
+  options: { emails?: GithubEmail[]; userStatus?: number; tokenStatus?: number; tokenBody?: object } = {},
+) {
   return [
     http.post("https://github.com/login/oauth/access_token", async ({ request }) => {
       tokenRequests.push(new URLSearchParams(await request.text()));
       if (options.tokenStatus) return new HttpResponse("upstream trouble", { status: options.tokenStatus });
-      return HttpResponse.json(options.tokenBody ?? { access_token: TOKEN, token_type: "bearer", scope: "read:user,user:email" });
+      return HttpResponse.json(
+        options.tokenBody ?? { access_token: TOKEN, token_type: "bearer", scope: "read:user,user:email" },
+      );
     }),
     http.get("https://api.github.com/user", ({ request }) => {
       if (request.headers.get("authorization") !== `Bearer ${TOKEN}`) return new HttpResponse(null, { status: 401 });
       if (options.userStatus) return HttpResponse.json({ message: "Server Error" }, { status: options.userStatus });
-      return HttpResponse.json({ id: 583231, login: "octocat", name: "The Octocat", email: null, avatar_url: "https://avatars.githubusercontent.com/u/583231" });
+      return HttpResponse.json({
+        id: 583231,
+        login: "octocat",
+        name: "The Octocat",
+        email: null,
+        avatar_url: "https://avatars.githubusercontent.com/u/583231",
+      });
     }),
     http.get("https://api.github.com/user/emails", ({ request }) => {
       if (request.headers.get("authorization") !== `Bearer ${TOKEN}`) return new HttpResponse(null, { status: 401 });
@@ -97,12 +107,14 @@ describe("GitHub sign-in", () => {
   });
 
   it("takes the primary verified email from /user/emails when /user hides it", async () => {
-    mockServer.use(...github({
-      emails: [
-        { email: "old@example.test", primary: false, verified: true, visibility: null },
-        { email: "octo.private@example.test", primary: true, verified: true, visibility: "private" },
-      ],
-    }));
+    mockServer.use(
+      ...github({
+        emails: [
+          { email: "old@example.test", primary: false, verified: true, visibility: null },
+          { email: "octo.private@example.test", primary: true, verified: true, visibility: "private" },
+        ],
+      }),
+    );
     const { browser, authorize } = await startLogin();
     const res = await browser.fetch(callbackFor(authorize));
     expect(res.status).toBe(302);
@@ -115,24 +127,39 @@ describe("GitHub sign-in", () => {
     expect(challenge).toBe(authorize.searchParams.get("code_challenge"));
 
     const me = await (await browser.fetch(`${AUTH}/session`)).json();
-    expect(me).toMatchObject({ email: "octo.private@example.test", name: "The Octocat", image_url: "https://avatars.githubusercontent.com/u/583231" });
-    const { rows } = await database.admin.query("select provider, subject from public.user_identities where user_id = $1", [me.id]);
+    expect(me).toMatchObject({
+      email: "octo.private@example.test",
+      name: "The Octocat",
+      image_url: "https://avatars.githubusercontent.com/u/583231",
+    });
+    const { rows } = await database.admin.query(
+      "select provider, subject from public.user_identities where user_id = $1",
+      [me.id],
+    );
     expect(rows).toEqual([{ provider: "github", subject: "583231" }]);
   });
 
   const refusals: [string, Parameters<typeof github>[0], string][] = [
-    ["no verified email", {
-      emails: [
-        { email: "unverified@example.test", primary: true, verified: false, visibility: "private" },
-        { email: "other@example.test", primary: false, verified: true, visibility: null },
-      ],
-    }, "email_unverified"],
+    [
+      "no verified email",
+      {
+        emails: [
+          { email: "unverified@example.test", primary: true, verified: false, visibility: "private" },
+          { email: "other@example.test", primary: false, verified: true, visibility: null },
+        ],
+      },
+      "email_unverified",
+    ],
     ["no email at all", { emails: [] }, "email_unverified"],
     ["a 500 from the GitHub API", { userStatus: 500 }, "provider_error"],
     ["a 500 from the token endpoint", { tokenStatus: 500 }, "provider_error"],
-    ["a refused code (GitHub answers 200 with an error)", {
-      tokenBody: { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." },
-    }, "provider_error"],
+    [
+      "a refused code (GitHub answers 200 with an error)",
+      {
+        tokenBody: { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." },
+      },
+      "provider_error",
+    ],
   ];
   for (const [what, behaviour, code] of refusals) {
     it(`refuses ${what} with ${code} and writes nothing`, async () => {
@@ -152,7 +179,12 @@ describe("GitHub sign-in", () => {
     mockServer.use(...github());
     const { browser, authorize } = await startLogin();
     const before = await authTables(database.admin);
-    const res = await browser.fetch(callbackFor(authorize, { error: "access_denied", error_description: "The user has denied your application access." }));
+    const res = await browser.fetch(
+      callbackFor(authorize, {
+        error: "access_denied",
+        error_description: "The user has denied your application access.",
+      }),
+    );
     expect(res.headers.get("location")).toBe(`${PUBLIC_URL}/?error=access_denied`);
     expect(tokenRequests).toHaveLength(0);
     expect(await authTables(database.admin)).toBe(before);

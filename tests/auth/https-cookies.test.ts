@@ -5,11 +5,11 @@
  * production.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../functions/_shared/config.ts";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import type { OAuthProvider } from "../../functions/_shared/auth/oauth-provider.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 const PUBLIC_URL = "https://keygate.example.com";
 const AUTH = "https://keygate.example.com/functions/v1/auth";
@@ -21,7 +21,13 @@ const provider: OAuthProvider = {
   id: "oidc",
   name: "Stub",
   authorizationUrl: async (attempt) => new URL(`https://idp.example/authorize?state=${attempt.state}`),
-  complete: async () => ({ subject: "stub-1", email: "stub@example.test", emailVerified: true, name: null, imageUrl: null }),
+  complete: async () => ({
+    subject: "stub-1",
+    email: "stub@example.test",
+    emailVerified: true,
+    name: null,
+    imageUrl: null,
+  }),
 };
 
 beforeAll(async () => {
@@ -48,7 +54,9 @@ describe("on an https PUBLIC_URL", () => {
     expect(done.headers.get("location")).toBe("https://keygate.example.com/");
     expect(done.headers.getSetCookie()).toEqual([
       "__Host-kg_login=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax",
-      expect.stringMatching(/^__Host-kg_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax$/),
+      expect.stringMatching(
+        /^__Host-kg_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax$/,
+      ),
     ]);
     expect((await browser.fetch(`${AUTH}/session`)).status).toBe(200);
   });

@@ -2,8 +2,9 @@
  * The login cookie: sealed (encrypted and authenticated) for ten minutes;
  * anything else opens to null.
  */
-import { describe, expect, it } from "vitest";
+
 import { base64url, EncryptJWT, UnsecuredJWT } from "jose";
+import { describe, expect, it } from "vitest";
 import { createLoginStateSealer, type LoginState } from "../../functions/_shared/auth/login-state.ts";
 
 const state: LoginState = {

@@ -4,12 +4,13 @@
  * the handler's injected fetch, so a test can make the provider misbehave
  * (wrong nonce, audience, expiry, signing key) while everything else is real.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
 import { decodeJwt, generateKeyPair, SignJWT } from "jose";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
 import { authTables } from "./db-state.ts";
 
@@ -114,14 +115,22 @@ describe("sign-in with an OpenID provider", () => {
     const me = await browser.fetch(`${AUTH}/session`);
     expect(me.status).toBe(200);
     const user = await me.json();
-    expect(user).toEqual({ id: expect.any(String), email: `${id}@example.test`, name: "Ada Lovelace", image_url: null, role: "viewer" });
+    expect(user).toEqual({
+      id: expect.any(String),
+      email: `${id}@example.test`,
+      name: "Ada Lovelace",
+      image_url: null,
+      role: "viewer",
+    });
 
     const { rows } = await database.admin.query(
       `select u.email, u.name, u.last_login_at is not null as logged_in, i.provider, i.subject
          from public.users u join public.user_identities i on i.user_id = u.id where u.id = $1`,
       [user.id],
     );
-    expect(rows).toEqual([{ email: `${id}@example.test`, name: "Ada Lovelace", logged_in: true, provider: "oidc", subject: id }]);
+    expect(rows).toEqual([
+      { email: `${id}@example.test`, name: "Ada Lovelace", logged_in: true, provider: "oidc", subject: id },
+    ]);
   });
 
   it("signs the same identity in again as the same user", async () => {
@@ -133,7 +142,9 @@ describe("sign-in with an OpenID provider", () => {
     const a = await (await first.fetch(`${AUTH}/session`)).json();
     const b = await (await second.fetch(`${AUTH}/session`)).json();
     expect(a.id).toBe(b.id);
-    const { rows } = await database.admin.query("select count(*)::int as n from public.sessions where user_id = $1", [a.id]);
+    const { rows } = await database.admin.query("select count(*)::int as n from public.sessions where user_id = $1", [
+      a.id,
+    ]);
     expect(rows[0].n).toBe(2);
   });
 
@@ -182,7 +193,9 @@ describe("refused callbacks leave the database unchanged", () => {
     const res = await newBrowser().fetch(callback);
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe("login_expired");
-    expect(res.headers.getSetCookie()).toContain("kg_login=; Path=/functions/v1/auth; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax");
+    expect(res.headers.getSetCookie()).toContain(
+      "kg_login=; Path=/functions/v1/auth; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax",
+    );
     expect(await authTables(database.admin)).toBe(before);
   });
 

@@ -3,11 +3,11 @@
  * every open-redirect shape is refused at login time with 400.
  */
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import { resolveRedirect } from "../../functions/_shared/auth/redirect.ts";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
-import type { Db } from "../../functions/_shared/db.ts";
 import type { OAuthProvider } from "../../functions/_shared/auth/oauth-provider.ts";
+import { resolveRedirect } from "../../functions/_shared/auth/redirect.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
+import type { Db } from "../../functions/_shared/db.ts";
 
 const config = loadConfig({
   KEYGATE_ENV: "development",
@@ -98,7 +98,9 @@ describe("GET /auth/login with a bad redirect_to", () => {
 
   it("answers 400 invalid_redirect, sets no cookie and never reaches the provider", async () => {
     for (const shape of ["//evil.example", "/\\evil.example", "https://evil.example/", "javascript:alert(1)"]) {
-      const res = await handler(new Request(`http://127.0.0.1:54321/functions/v1/auth/login/oidc?redirect_to=${encodeURIComponent(shape)}`));
+      const res = await handler(
+        new Request(`http://127.0.0.1:54321/functions/v1/auth/login/oidc?redirect_to=${encodeURIComponent(shape)}`),
+      );
       expect(res.status).toBe(400);
       expect((await res.json()).error.code).toBe("invalid_redirect");
       expect(res.headers.getSetCookie()).toEqual([]);

@@ -27,7 +27,8 @@ describe("sessionBearer", () => {
       `Bearer ${token} extra`,
       "Bearer",
       "",
-    ]) expect(sessionBearer(bearer(value)), value).toBeNull();
+    ])
+      expect(sessionBearer(bearer(value)), value).toBeNull();
     expect(sessionBearer(new Request("http://127.0.0.1:9/"))).toBeNull();
   });
 });

@@ -2,12 +2,13 @@
  * Dashboard sessions against real Postgres: the cookie works until logout,
  * expiry or deactivation; forged, tampered and expired tokens are refused.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { UnsecuredJWT } from "jose";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
-import { recordSignIn } from "../../functions/_shared/auth/sign-in.ts";
 import { hashSessionToken } from "../../functions/_shared/auth/sessions.ts";
+import { recordSignIn } from "../../functions/_shared/auth/sign-in.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { authTables } from "./db-state.ts";
 
@@ -19,7 +20,12 @@ let counter = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  const config = loadConfig({ KEYGATE_ENV: "development", PUBLIC_URL, SESSION_SECRET: "x", ALLOWED_REDIRECT_ORIGINS: "https://app.example.com" });
+  const config = loadConfig({
+    KEYGATE_ENV: "development",
+    PUBLIC_URL,
+    SESSION_SECRET: "x",
+    ALLOWED_REDIRECT_ORIGINS: "https://app.example.com",
+  });
   handler = createAuthHandler({ config, db: database.db, providers: new Map(), log: () => {} });
 });
 
@@ -66,12 +72,21 @@ describe("GET /auth/session", () => {
     const res = await session(token);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(await res.json()).toEqual({ id: userId, email, name: `Session ${counter}`, image_url: "https://img.example/a.png", role: "viewer" });
+    expect(await res.json()).toEqual({
+      id: userId,
+      email,
+      name: `Session ${counter}`,
+      image_url: "https://img.example/a.png",
+      role: "viewer",
+    });
   });
 
   it("stores only the token's SHA-256", async () => {
     const { token } = await signedIn();
-    const { rows } = await database.admin.query("select count(*)::int as n from public.sessions where token_hash = $1", [Buffer.from(token)]);
+    const { rows } = await database.admin.query(
+      "select count(*)::int as n from public.sessions where token_hash = $1",
+      [Buffer.from(token)],
+    );
     expect(rows[0].n).toBe(0);
     expect(await sessionRow(token)).toBeDefined();
   });
@@ -107,9 +122,10 @@ describe("GET /auth/session", () => {
 
   it("refuses an expired session", async () => {
     const { token } = await signedIn();
-    await database.admin.query("update public.sessions set expires_at = now() - interval '1 second' where token_hash = $1", [
-      Buffer.from(hashSessionToken(token)),
-    ]);
+    await database.admin.query(
+      "update public.sessions set expires_at = now() - interval '1 second' where token_hash = $1",
+      [Buffer.from(hashSessionToken(token))],
+    );
     expect((await session(token)).status).toBe(401);
   });
 
@@ -185,10 +201,12 @@ describe("POST /auth/logout", () => {
 
 describe("CORS", () => {
   it("answers preflight for an allowed origin with credentials", async () => {
-    const res = await handler(new Request(`${AUTH}/logout`, {
-      method: "OPTIONS",
-      headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
-    }));
+    const res = await handler(
+      new Request(`${AUTH}/logout`, {
+        method: "OPTIONS",
+        headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+      }),
+    );
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
     expect(res.headers.get("access-control-allow-credentials")).toBe("true");

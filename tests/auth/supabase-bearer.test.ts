@@ -3,18 +3,19 @@
  * against SUPABASE_JWKS (inline) or SUPABASE_JWKS_URL (remote), the user
  * linked as identity (supabase, sub) without a write on every request.
  */
+
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT, UnsecuredJWT } from "jose";
-import { http as mock, HttpResponse } from "msw";
+import { HttpResponse, http as mock } from "msw";
 import { setupServer } from "msw/node";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import { createUserResolver } from "../../functions/_shared/auth/require-user.ts";
 import { recordSignIn } from "../../functions/_shared/auth/sign-in.ts";
 import { createSupabaseTokenVerifier, LEGACY_SECRET_MESSAGE } from "../../functions/_shared/auth/supabase-token.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 import { createApiKeysHandler } from "../../functions/_shared/keys/api-keys-handler.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { insertKey } from "../keys/helpers.ts";
@@ -48,10 +49,12 @@ const supabaseAuth = setupServer(
   mock.get(`${ISSUER}/user`, ({ request }) => {
     authCalls += 1;
     if (authDown) return new HttpResponse(null, { status: 502 });
-    if (request.headers.get("apikey") !== PUBLISHABLE_KEY) return HttpResponse.json({ message: "Invalid API key" }, { status: 401 });
+    if (request.headers.get("apikey") !== PUBLISHABLE_KEY)
+      return HttpResponse.json({ message: "Invalid API key" }, { status: 401 });
     const claims = decodeJwt(request.headers.get("authorization")!.replace(/^Bearer /, ""));
     const record = authUsers.get(claims.sub!) ?? { email: claims.email as string, confirmed: true };
-    if (record === "signed-out") return HttpResponse.json({ code: 403, error_code: "session_not_found" }, { status: 403 });
+    if (record === "signed-out")
+      return HttpResponse.json({ code: 403, error_code: "session_not_found" }, { status: 403 });
     return HttpResponse.json({
       id: claims.sub,
       aud: "authenticated",
@@ -77,7 +80,9 @@ function env(extra: Record<string, string> = {}) {
 
 beforeAll(async () => {
   // Only Supabase Auth is played by msw; the loopback JWKS server below is real.
-  supabaseAuth.listen({ onUnhandledRequest: (req, print) => void (new URL(req.url).hostname === "127.0.0.1" || print.error()) });
+  supabaseAuth.listen({
+    onUnhandledRequest: (req, print) => void (new URL(req.url).hostname === "127.0.0.1" || print.error()),
+  });
   database = await createTestDatabase();
   const pair = await generateKeyPair("ES256", { extractable: true });
   key = pair.privateKey;
@@ -110,7 +115,13 @@ function claimsFor(sub: string, extra: JWTPayload = {}): JWTPayload {
   };
 }
 
-async function token(claims: JWTPayload, signWith: CryptoKey = key, kid = "supabase-1", exp = "1h", typ = "JWT"): Promise<string> {
+async function token(
+  claims: JWTPayload,
+  signWith: CryptoKey = key,
+  kid = "supabase-1",
+  exp = "1h",
+  typ = "JWT",
+): Promise<string> {
   return await new SignJWT(claims)
     .setProtectedHeader({ alg: "ES256", kid, typ })
     .setIssuedAt(Math.floor(now / 1000))
@@ -131,13 +142,19 @@ describe("account takeover through an unconfirmed Supabase email", () => {
       name: "Ada",
       imageUrl: null,
     });
-    const { rows: [{ email: adaEmail }] } = await database.admin.query("select email from public.users where id = $1", [ada.userId]);
+    const {
+      rows: [{ email: adaEmail }],
+    } = await database.admin.query("select email from public.users where id = $1", [ada.userId]);
     await insertKey(database.admin, ada.userId);
     const mallory = randomUUID();
     // Mallory signed up with Ada's address (never confirmed) and wrote email_verified into her own metadata.
     authUsers.set(mallory, { email: adaEmail, confirmed: false });
-    const jwt = await token(claimsFor(mallory, { email: adaEmail, user_metadata: { email_verified: true, full_name: "Ada" } }));
-    const keysBefore = await database.admin.query("select id from public.api_keys where user_id = $1 order by id", [ada.userId]);
+    const jwt = await token(
+      claimsFor(mallory, { email: adaEmail, user_metadata: { email_verified: true, full_name: "Ada" } }),
+    );
+    const keysBefore = await database.admin.query("select id from public.api_keys where user_id = $1 order by id", [
+      ada.userId,
+    ]);
     const before = await authTables(database.admin);
 
     const session = await bearer(jwt);
@@ -146,20 +163,30 @@ describe("account takeover through an unconfirmed Supabase email", () => {
     const listed = await apiKeys(new Request(API_KEYS, { headers: { authorization: `Bearer ${jwt}` } }));
     expect(listed.status).toBe(403);
     expect(JSON.stringify(await listed.json())).not.toContain(ada.userId);
-    const created = await apiKeys(new Request(API_KEYS, {
-      method: "POST",
-      headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
-      body: "{}",
-    }));
+    const created = await apiKeys(
+      new Request(API_KEYS, {
+        method: "POST",
+        headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
+        body: "{}",
+      }),
+    );
     expect(created.status).toBe(403);
 
     expect(await authTables(database.admin)).toBe(before);
-    expect((await database.admin.query("select id from public.api_keys where user_id = $1 order by id", [ada.userId])).rows).toEqual(keysBefore.rows);
+    expect(
+      (await database.admin.query("select id from public.api_keys where user_id = $1 order by id", [ada.userId])).rows,
+    ).toEqual(keysBefore.rows);
   });
 
   it("links a new sub to the existing user only when Supabase Auth confirms the address", async () => {
     const email = `linked-${randomUUID()}@example.test`;
-    const existing = await recordSignIn(database.db, "oidc", { subject: randomUUID(), email, emailVerified: true, name: null, imageUrl: null });
+    const existing = await recordSignIn(database.db, "oidc", {
+      subject: randomUUID(),
+      email,
+      emailVerified: true,
+      name: null,
+      imageUrl: null,
+    });
     const sub = randomUUID();
     authUsers.set(sub, { email, confirmed: true });
     const res = await bearer(await token(claimsFor(sub, { email })));
@@ -229,7 +256,10 @@ describe("Supabase access tokens", () => {
       image_url: "https://img.example/g.png",
       role: "viewer",
     });
-    const { rows } = await database.admin.query("select user_id from public.user_identities where provider = 'supabase' and subject = $1", [sub]);
+    const { rows } = await database.admin.query(
+      "select user_id from public.user_identities where provider = 'supabase' and subject = $1",
+      [sub],
+    );
     expect(rows).toEqual([{ user_id: sub }]);
   });
 
@@ -251,27 +281,49 @@ describe("Supabase access tokens", () => {
   });
 
   const refusals: [string, () => Promise<string>][] = [
-    ["a token signed by an unknown key", async () => token(claimsFor(randomUUID()), (await generateKeyPair("ES256")).privateKey)],
-    ["a token signed by an unknown key under the known kid", async () => token(claimsFor(randomUUID()), (await generateKeyPair("ES256")).privateKey, "supabase-1")],
+    [
+      "a token signed by an unknown key",
+      async () => token(claimsFor(randomUUID()), (await generateKeyPair("ES256")).privateKey),
+    ],
+    [
+      "a token signed by an unknown key under the known kid",
+      async () => token(claimsFor(randomUUID()), (await generateKeyPair("ES256")).privateKey, "supabase-1"),
+    ],
     ["an expired token", async () => token(claimsFor(randomUUID()), key, "supabase-1", "past")],
     ["a token for another audience", async () => token(claimsFor(randomUUID(), { aud: "anon" }))],
     ["a token without an audience", async () => token(claimsFor(randomUUID(), { aud: undefined }))],
     ["an alg: none token", async () => new UnsecuredJWT(claimsFor(randomUUID())).setExpirationTime("1h").encode()],
-    ["an HS256 token signed with the public key's bytes", async () =>
-      new SignJWT(claimsFor(randomUUID())).setProtectedHeader({ alg: "HS256", kid: "supabase-1" }).setExpirationTime("1h").sign(new TextEncoder().encode(jwks))],
+    [
+      "an HS256 token signed with the public key's bytes",
+      async () =>
+        new SignJWT(claimsFor(randomUUID()))
+          .setProtectedHeader({ alg: "HS256", kid: "supabase-1" })
+          .setExpirationTime("1h")
+          .sign(new TextEncoder().encode(jwks)),
+    ],
     ["an anonymous Supabase user", async () => token(claimsFor(randomUUID(), { is_anonymous: true }))],
-    ["a token from another issuer signed by a key in the set", async () => token(claimsFor(randomUUID(), { iss: "https://evil.example/auth/v1" }))],
-    ["a token from another Supabase project signed by a key in the set", async () =>
-      token(claimsFor(randomUUID(), { iss: "https://otherprojectref0000.supabase.co/auth/v1" }))],
+    [
+      "a token from another issuer signed by a key in the set",
+      async () => token(claimsFor(randomUUID(), { iss: "https://evil.example/auth/v1" })),
+    ],
+    [
+      "a token from another Supabase project signed by a key in the set",
+      async () => token(claimsFor(randomUUID(), { iss: "https://otherprojectref0000.supabase.co/auth/v1" })),
+    ],
     ["a token without an issuer", async () => token(claimsFor(randomUUID(), { iss: undefined }))],
     ["a token whose role is not authenticated", async () => token(claimsFor(randomUUID(), { role: "service_role" }))],
     ["a token without a role", async () => token(claimsFor(randomUUID(), { role: undefined }))],
     ["a token of another type (typ)", async () => token(claimsFor(randomUUID()), key, "supabase-1", "1h", "at+jwt")],
-    ["a tampered token", async () => {
-      const [h, , s] = (await token(claimsFor(randomUUID()))).split(".");
-      const payload = Buffer.from(JSON.stringify({ ...claimsFor(randomUUID()), exp: Math.floor(now / 1000) + 3600 })).toString("base64url");
-      return `${h}.${payload}.${s}`;
-    }],
+    [
+      "a tampered token",
+      async () => {
+        const [h, , s] = (await token(claimsFor(randomUUID()))).split(".");
+        const payload = Buffer.from(
+          JSON.stringify({ ...claimsFor(randomUUID()), exp: Math.floor(now / 1000) + 3600 }),
+        ).toString("base64url");
+        return `${h}.${payload}.${s}`;
+      },
+    ],
   ];
   for (const [what, make] of refusals) {
     it(`refuses ${what} with 401 and no write`, async () => {
@@ -312,7 +364,9 @@ describe("Supabase access tokens", () => {
       imageUrl: null,
     });
     const anonKey = await token({ role: "anon", aud: "anon", sub: "anon" });
-    const res = await handler(new Request(SESSION, { headers: { authorization: `Bearer ${anonKey}`, cookie: `kg_session=${session}` } }));
+    const res = await handler(
+      new Request(SESSION, { headers: { authorization: `Bearer ${anonKey}`, cookie: `kg_session=${session}` } }),
+    );
     expect(res.status).toBe(200);
     expect((await res.json()).id).toBe(userId);
   });
@@ -320,7 +374,9 @@ describe("Supabase access tokens", () => {
   it("tells the caller how the user was authenticated", async () => {
     const config = loadConfig(env());
     const resolve = createUserResolver({ config, db: database.db, now: () => now });
-    const user = await resolve(new Request(SESSION, { headers: { authorization: `Bearer ${await token(claimsFor(randomUUID()))}` } }));
+    const user = await resolve(
+      new Request(SESSION, { headers: { authorization: `Bearer ${await token(claimsFor(randomUUID()))}` } }),
+    );
     expect(user.via).toBe("bearer");
   });
 });
@@ -353,7 +409,9 @@ describe("SUPABASE_JWKS_URL", () => {
     const config = loadConfig(env({ SUPABASE_JWKS: "", SUPABASE_JWKS_URL: jwksUrl }));
     const remote = createAuthHandler({ config, db: database.db, providers: new Map(), log: () => {} });
     for (let i = 0; i < 3; i++) {
-      const res = await remote(new Request(SESSION, { headers: { authorization: `Bearer ${await token(claimsFor(randomUUID()))}` } }));
+      const res = await remote(
+        new Request(SESSION, { headers: { authorization: `Bearer ${await token(claimsFor(randomUUID()))}` } }),
+      );
       expect(res.status).toBe(200);
     }
     expect(fetches).toBe(1);
@@ -364,7 +422,9 @@ describe("SUPABASE_JWKS_URL", () => {
     try {
       const config = loadConfig(env({ SUPABASE_JWKS: "", SUPABASE_JWKS_URL: jwksUrl }));
       const remote = createAuthHandler({ config, db: database.db, providers: new Map(), log: () => {} });
-      const res = await remote(new Request(SESSION, { headers: { authorization: `Bearer ${await token(claimsFor(randomUUID()))}` } }));
+      const res = await remote(
+        new Request(SESSION, { headers: { authorization: `Bearer ${await token(claimsFor(randomUUID()))}` } }),
+      );
       expect(res.status).toBe(503);
       expect((await res.json()).error.code).toBe("service_unavailable");
     } finally {
@@ -373,7 +433,9 @@ describe("SUPABASE_JWKS_URL", () => {
   });
 
   it("refuses a plain-http key set URL that is not on loopback", () => {
-    expect(() => loadConfig({ KEYGATE_ENV: "development", SUPABASE_URL, SUPABASE_JWKS_URL: "http://example.com/jwks.json" })).toThrow(/https/);
+    expect(() =>
+      loadConfig({ KEYGATE_ENV: "development", SUPABASE_URL, SUPABASE_JWKS_URL: "http://example.com/jwks.json" }),
+    ).toThrow(/https/);
   });
 });
 
@@ -397,22 +459,33 @@ describe("the key set and issuer from Supabase's own environment", () => {
   });
 
   it("refuses SUPABASE_JWKS that is neither form", () => {
-    for (const bad of ["{", '{"keys": 1}', "[1]", '"x"']) expect(() => loadConfig({ SUPABASE_URL, SUPABASE_JWKS: bad }), bad).toThrow(/SUPABASE_JWKS/);
+    for (const bad of ["{", '{"keys": 1}', "[1]", '"x"'])
+      expect(() => loadConfig({ SUPABASE_URL, SUPABASE_JWKS: bad }), bad).toThrow(/SUPABASE_JWKS/);
   });
 
   it("reads the gateway apikey from SUPABASE_PUBLISHABLE_KEYS, else the legacy anon key", () => {
-    expect(loadConfig({ SUPABASE_PUBLISHABLE_KEYS: '{"default":"sb_publishable_a"}', SUPABASE_ANON_KEY: "anon" }).supabaseApiKey).toBe("sb_publishable_a");
+    expect(
+      loadConfig({ SUPABASE_PUBLISHABLE_KEYS: '{"default":"sb_publishable_a"}', SUPABASE_ANON_KEY: "anon" })
+        .supabaseApiKey,
+    ).toBe("sb_publishable_a");
     expect(loadConfig({ SUPABASE_ANON_KEY: "anon" }).supabaseApiKey).toBe("anon");
   });
 
   it("says at start-up what a project on the legacy HS256 secret must do, and refuses its tokens", async () => {
     const secret = new TextEncoder().encode("legacy-jwt-secret-legacy-jwt-secret");
-    const legacy = JSON.stringify({ keys: [{ kty: "oct", alg: "HS256", kid: "legacy", k: Buffer.from(secret).toString("base64url") }] });
+    const legacy = JSON.stringify({
+      keys: [{ kty: "oct", alg: "HS256", kid: "legacy", k: Buffer.from(secret).toString("base64url") }],
+    });
     const logs: string[] = [];
-    const verify = createSupabaseTokenVerifier(loadConfig(env({ SUPABASE_JWKS: legacy })), { log: (m) => logs.push(m) })!;
+    const verify = createSupabaseTokenVerifier(loadConfig(env({ SUPABASE_JWKS: legacy })), {
+      log: (m) => logs.push(m),
+    })!;
     expect(logs).toEqual([LEGACY_SECRET_MESSAGE]);
     expect(LEGACY_SECRET_MESSAGE).toMatch(/migrate/i);
-    const hs = await new SignJWT(claimsFor(randomUUID())).setProtectedHeader({ alg: "HS256", kid: "legacy", typ: "JWT" }).setExpirationTime("1h").sign(secret);
+    const hs = await new SignJWT(claimsFor(randomUUID()))
+      .setProtectedHeader({ alg: "HS256", kid: "legacy", typ: "JWT" })
+      .setExpirationTime("1h")
+      .sign(secret);
     expect(await verify(hs)).toBeNull();
   });
 });

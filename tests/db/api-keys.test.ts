@@ -5,9 +5,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../functions/_shared/db.ts";
+import type { ApiKeyInfoRow, VerifyRow } from "../../functions/_shared/db-rows.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-import type { ApiKeyInfoRow, VerifyRow } from "../../functions/_shared/db-rows.ts";
 
 let database: TestDatabase;
 
@@ -22,7 +22,13 @@ const newHash = () => randomBytes(32);
 
 async function createKey(
   userId: string,
-  { hash = newHash(), scopes = ["jobs:read"], expiresAt = null as Date | null, maxActive = 25, maxPerMinute = null as number | null } = {},
+  {
+    hash = newHash(),
+    scopes = ["jobs:read"],
+    expiresAt = null as Date | null,
+    maxActive = 25,
+    maxPerMinute = null as number | null,
+  } = {},
 ) {
   const [info] = await database.db.query<ApiKeyInfoRow>(
     "select * from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -37,20 +43,29 @@ async function verify(hash: Buffer): Promise<VerifyRow | undefined> {
 }
 
 async function rotate(userId: string, keyId: string, graceSeconds: number, hash = newHash()) {
-  const [info] = await database.db.query<ApiKeyInfoRow>(
-    "select * from keygate.rotate_api_key($1, $2, $3, $4, $5)",
-    [userId, keyId, graceSeconds, "kg_rotated0", hash],
-  );
+  const [info] = await database.db.query<ApiKeyInfoRow>("select * from keygate.rotate_api_key($1, $2, $3, $4, $5)", [
+    userId,
+    keyId,
+    graceSeconds,
+    "kg_rotated0",
+    hash,
+  ]);
   return { ...info, hash };
 }
 
 async function revoke(userId: string, keyId: string): Promise<boolean> {
-  const [row] = await database.db.query<{ found: boolean }>("select keygate.revoke_api_key($1, $2) as found", [userId, keyId]);
+  const [row] = await database.db.query<{ found: boolean }>("select keygate.revoke_api_key($1, $2) as found", [
+    userId,
+    keyId,
+  ]);
   return row.found;
 }
 
 async function failure(promise: Promise<unknown>): Promise<KeygateError> {
-  const err = await promise.then(() => null, (e: unknown) => e);
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(KeygateError);
   return err as KeygateError;
 }
@@ -59,7 +74,12 @@ describe("keygate.create_api_key", () => {
   it("stores the key by hash and returns what a client may see", async () => {
     const user = await createUser(database.admin);
     const key = await createKey(user.id, { scopes: ["jobs:read", "jobs:write"] });
-    expect(key).toMatchObject({ name: "test key", start: "kg_abcdefgh", scopes: ["jobs:read", "jobs:write"], revoked_at: null });
+    expect(key).toMatchObject({
+      name: "test key",
+      start: "kg_abcdefgh",
+      scopes: ["jobs:read", "jobs:write"],
+      revoked_at: null,
+    });
     expect(Object.keys(key)).not.toContain("key_hash");
     const { rows } = await database.admin.query("select key_hash from public.api_keys where id = $1", [key.id]);
     expect(Buffer.compare(rows[0].key_hash, key.hash)).toBe(0);
@@ -73,7 +93,9 @@ describe("keygate.create_api_key", () => {
 
     await revoke(user.id, keys[0].id);
     const replacement = await createKey(user.id);
-    await database.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [replacement.id]);
+    await database.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [
+      replacement.id,
+    ]);
     await createKey(user.id);
     expect((await failure(createKey(user.id))).code).toBe("key_limit_reached");
   });
@@ -84,7 +106,10 @@ describe("keygate.create_api_key", () => {
     const err = await failure(createKey(user.id, { maxPerMinute: 3 }));
     expect(err.code).toBe("rate_limited");
     expect(err.headers["retry-after"]).toBe("60");
-    await database.admin.query("update public.api_keys set created_at = now() - interval '2 minutes' where user_id = $1", [user.id]);
+    await database.admin.query(
+      "update public.api_keys set created_at = now() - interval '2 minutes' where user_id = $1",
+      [user.id],
+    );
     await createKey(user.id, { maxPerMinute: 3 });
   });
 
@@ -103,7 +128,8 @@ describe("keygate.create_api_key", () => {
           pool.query<ApiKeyInfoRow>(
             "select * from keygate.create_api_key($1, 'parallel', 'kg_parallel', $2, '{}', null, 25, null)",
             [user.id, newHash()],
-          )),
+          ),
+        ),
       );
       const created = results.flatMap((r) => (r.status === "fulfilled" ? [r.value[0].id] : []));
       const refused = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
@@ -111,7 +137,9 @@ describe("keygate.create_api_key", () => {
       expect(new Set(created).size).toBe(25);
       expect(refused).toHaveLength(25);
       for (const err of refused) expect(err).toMatchObject({ name: "KeygateError", code: "key_limit_reached" });
-      const { rows } = await database.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [user.id]);
+      const { rows } = await database.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [
+        user.id,
+      ]);
       expect(rows[0].n).toBe(25);
     } finally {
       await pool.end();
@@ -124,13 +152,24 @@ describe("keygate.list_api_keys", () => {
     const user = await createUser(database.admin);
     const other = await createUser(database.admin);
     const older = await createKey(user.id);
-    await database.admin.query("update public.api_keys set created_at = now() - interval '1 hour' where id = $1", [older.id]);
+    await database.admin.query("update public.api_keys set created_at = now() - interval '1 hour' where id = $1", [
+      older.id,
+    ]);
     const newer = await createKey(user.id);
     await createKey(other.id);
 
     const keys = await database.db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
     expect(keys.map((k) => k.id)).toEqual([newer.id, older.id]);
-    expect(Object.keys(keys[0]).sort()).toEqual(["created_at", "expires_at", "id", "last_used_at", "name", "revoked_at", "scopes", "start"]);
+    expect(Object.keys(keys[0]).sort()).toEqual([
+      "created_at",
+      "expires_at",
+      "id",
+      "last_used_at",
+      "name",
+      "revoked_at",
+      "scopes",
+      "start",
+    ]);
   });
 });
 
@@ -173,7 +212,9 @@ describe("keygate.rotate_api_key", () => {
     expect((await verify(fresh.hash))?.key_id).toBe(fresh.id);
 
     // The grace period ends: the old key stops, the new one goes on.
-    await database.admin.query("update public.api_keys set revoked_at = now() - interval '1 second' where id = $1", [old.id]);
+    await database.admin.query("update public.api_keys set revoked_at = now() - interval '1 second' where id = $1", [
+      old.id,
+    ]);
     expect(await verify(old.hash)).toBeUndefined();
     expect(await verify(fresh.hash)).toBeDefined();
     const { rows } = await database.admin.query("select replaced_by from public.api_keys where id = $1", [old.id]);
@@ -214,7 +255,9 @@ describe("keygate.rotate_api_key", () => {
     const results = await Promise.allSettled([rotate(user.id, old.id, 60), rotate(user.id, old.id, 60)]);
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     expect(results.find((r) => r.status === "rejected")).toMatchObject({ reason: { code: "not_found" } });
-    const { rows } = await database.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [user.id]);
+    const { rows } = await database.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [
+      user.id,
+    ]);
     expect(rows[0].n).toBe(2);
   });
 
@@ -222,7 +265,12 @@ describe("keygate.rotate_api_key", () => {
     const user = await createUser(database.admin);
     const key = await createKey(user.id);
     for (const grace of [-1, 86401]) {
-      expect(await rotate(user.id, key.id, grace).then(() => null, (e) => e)).toMatchObject({ code: "validation_failed", status: 400 });
+      expect(
+        await rotate(user.id, key.id, grace).then(
+          () => null,
+          (e) => e,
+        ),
+      ).toMatchObject({ code: "validation_failed", status: 400 });
     }
   });
 
@@ -230,7 +278,11 @@ describe("keygate.rotate_api_key", () => {
     const user = await createUser(database.admin);
     const key = await createKey(user.id, { maxPerMinute: 2 });
     const rotateLimited = (id: string) =>
-      database.db.query<ApiKeyInfoRow>("select * from keygate.rotate_api_key($1, $2, 60, 'kg_rotated0', $3, 2)", [user.id, id, newHash()]);
+      database.db.query<ApiKeyInfoRow>("select * from keygate.rotate_api_key($1, $2, 60, 'kg_rotated0', $3, 2)", [
+        user.id,
+        id,
+        newHash(),
+      ]);
     const [rotated] = await rotateLimited(key.id);
     expect((await failure(rotateLimited(rotated.id))).code).toBe("rate_limited");
   });
@@ -242,7 +294,12 @@ describe("keygate.verify_api_key", () => {
     const expiresAt = new Date(Date.now() + 86_400_000);
     const key = await createKey(user.id, { scopes: ["jobs:read"], expiresAt });
     expect(await verify(key.hash)).toEqual({
-      key_id: key.id, user_id: user.id, scopes: ["jobs:read"], expires_at: expiresAt, valid_until: expiresAt, last_used_at: null,
+      key_id: key.id,
+      user_id: user.id,
+      scopes: ["jobs:read"],
+      expires_at: expiresAt,
+      valid_until: expiresAt,
+      last_used_at: null,
     });
   });
 
@@ -275,7 +332,8 @@ describe("keygate.touch_api_key", () => {
   it("writes last_used_at at most once a minute", async () => {
     const user = await createUser(database.admin);
     const key = await createKey(user.id);
-    const touch = async () => (await database.db.query<{ wrote: boolean }>("select keygate.touch_api_key($1) as wrote", [key.id]))[0].wrote;
+    const touch = async () =>
+      (await database.db.query<{ wrote: boolean }>("select keygate.touch_api_key($1) as wrote", [key.id]))[0].wrote;
 
     expect(await touch()).toBe(true);
     const first = (await verify(key.hash))!.last_used_at;
@@ -283,7 +341,10 @@ describe("keygate.touch_api_key", () => {
     expect(await touch()).toBe(false);
     expect((await verify(key.hash))!.last_used_at).toEqual(first);
 
-    await database.admin.query("update public.api_keys set last_used_at = now() - interval '61 seconds' where id = $1", [key.id]);
+    await database.admin.query(
+      "update public.api_keys set last_used_at = now() - interval '61 seconds' where id = $1",
+      [key.id],
+    );
     expect(await touch()).toBe(true);
   });
 
@@ -293,7 +354,9 @@ describe("keygate.touch_api_key", () => {
     const pool = createDb(database.url, { max: 25 });
     try {
       const results = await Promise.all(
-        Array.from({ length: 50 }, () => pool.query<{ wrote: boolean }>("select keygate.touch_api_key($1) as wrote", [key.id])),
+        Array.from({ length: 50 }, () =>
+          pool.query<{ wrote: boolean }>("select keygate.touch_api_key($1) as wrote", [key.id]),
+        ),
       );
       expect(results.filter(([r]) => r.wrote)).toHaveLength(1);
     } finally {
@@ -302,7 +365,9 @@ describe("keygate.touch_api_key", () => {
   });
 
   it("answers false for an unknown key", async () => {
-    const [row] = await database.db.query<{ wrote: boolean }>("select keygate.touch_api_key($1) as wrote", [randomUUID()]);
+    const [row] = await database.db.query<{ wrote: boolean }>("select keygate.touch_api_key($1) as wrote", [
+      randomUUID(),
+    ]);
     expect(row.wrote).toBe(false);
   });
 });

@@ -14,7 +14,9 @@ beforeAll(async () => {
   database = await createTestDatabase();
   runner = await connectRunner(database.url);
   // As a later migration would, run by the migration role, with no revoke or grant of its own.
-  await runner.admin("create function keygate.added_later() returns integer language sql security definer set search_path = '' as 'select 42'");
+  await runner.admin(
+    "create function keygate.added_later() returns integer language sql security definer set search_path = '' as 'select 42'",
+  );
   await runner.admin("create function public.added_later_public() returns integer language sql as 'select 7'");
 });
 afterAll(async () => {
@@ -31,8 +33,11 @@ describe("default privileges after the migrations", () => {
       );
       expect(granted.yes, role).toBe(false);
     }
-    const called = await runner.as("authenticated", { sub: "00000000-0000-0000-0000-000000000001", role: "authenticated" },
-      "select keygate.added_later() as n");
+    const called = await runner.as(
+      "authenticated",
+      { sub: "00000000-0000-0000-0000-000000000001", role: "authenticated" },
+      "select keygate.added_later() as n",
+    );
     expect(called).toMatchObject({ ok: false, code: "42501" });
   });
 
@@ -47,7 +52,11 @@ describe("default privileges after the migrations", () => {
   });
 
   it("leave Supabase's own grants in public alone", async () => {
-    const called = await runner.as("authenticated", { role: "authenticated" }, "select public.added_later_public() as n");
+    const called = await runner.as(
+      "authenticated",
+      { role: "authenticated" },
+      "select public.added_later_public() as n",
+    );
     expect(called).toMatchObject({ ok: true, rows: [{ n: 7 }] });
   });
 });

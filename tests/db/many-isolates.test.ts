@@ -18,7 +18,12 @@ import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { DEFAULT_CACHE_TTL_MS } from "../../functions/_shared/keys/verify.ts";
 import { denoRunArgs } from "../../scripts/deno-run.mjs";
 import { migrate } from "../../scripts/migrate.mjs";
-import { POSTGRES_INSTALL_HINT, type PostgresCluster, postgresBinDir, startPostgresCluster } from "../helpers/postgres-cluster.ts";
+import {
+  POSTGRES_INSTALL_HINT,
+  type PostgresCluster,
+  postgresBinDir,
+  startPostgresCluster,
+} from "../helpers/postgres-cluster.ts";
 import { denoBin, freePort, projectRoot } from "../helpers/server.ts";
 import { insertKey } from "../keys/helpers.ts";
 
@@ -43,7 +48,15 @@ async function startFunction(name: string, databaseUrl: string): Promise<Functio
   const port = await freePort();
   const child = spawn(denoBin, denoRunArgs("scripts/bench/serve-function.ts"), {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DENO_DIR: process.env.DENO_DIR ?? "", NO_COLOR: "1", PORT: String(port), FUNCTION: name, DATABASE_URL: databaseUrl },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DENO_DIR: process.env.DENO_DIR ?? "",
+      NO_COLOR: "1",
+      PORT: String(port),
+      FUNCTION: name,
+      DATABASE_URL: databaseUrl,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -103,7 +116,9 @@ describe.skipIf(missing !== null && !required)("six function processes against a
     observerUrl = cluster.url.replace("postgres@", "observer@");
     await migrate(appUrl, { quiet: true });
     const setup = new pg.Pool({ connectionString: appUrl, max: 1 });
-    const { rows } = await setup.query("insert into public.users (email) values ('isolates@example.test') returning id");
+    const { rows } = await setup.query(
+      "insert into public.users (email) values ('isolates@example.test') returning id",
+    );
     key = await insertKey(setup, rows[0].id, { scopes: ["jobs:read", "jobs:write"] });
     await setup.end();
     for (const name of FUNCTIONS) processes.push(await startFunction(name, appUrl));
@@ -201,7 +216,9 @@ describe.skipIf(missing !== null && !required)("six function processes against a
 
   it("refuses a revoked key in every process within the cache bound", async () => {
     for (const p of processes) {
-      const res = await fetch(p.name === "verify-key" ? p.url : `${p.url}?limit=1`, { headers: { "x-api-key": key.key } });
+      const res = await fetch(p.name === "verify-key" ? p.url : `${p.url}?limit=1`, {
+        headers: { "x-api-key": key.key },
+      });
       expect(res.status).toBe(200); // cached now in each process
     }
     const appAdmin = new pg.Client({ connectionString: appUrl });
@@ -210,15 +227,19 @@ describe.skipIf(missing !== null && !required)("six function processes against a
     await appAdmin.query("update public.api_keys set revoked_at = now() where id = $1", [key.id]);
     await appAdmin.end();
 
-    const refusedAfter = await Promise.all(processes.map(async (p) => {
-      for (;;) {
-        const res = await fetch(p.name === "verify-key" ? p.url : `${p.url}?limit=1`, { headers: { "x-api-key": key.key } });
-        await res.arrayBuffer();
-        if (res.status === 401) return Date.now() - revokedAt;
-        if (Date.now() - revokedAt > DEFAULT_CACHE_TTL_MS + 5000) return Infinity;
-        await sleep(100);
-      }
-    }));
+    const refusedAfter = await Promise.all(
+      processes.map(async (p) => {
+        for (;;) {
+          const res = await fetch(p.name === "verify-key" ? p.url : `${p.url}?limit=1`, {
+            headers: { "x-api-key": key.key },
+          });
+          await res.arrayBuffer();
+          if (res.status === 401) return Date.now() - revokedAt;
+          if (Date.now() - revokedAt > DEFAULT_CACHE_TTL_MS + 5000) return Infinity;
+          await sleep(100);
+        }
+      }),
+    );
     // The bound plus one poll and one request on a busy machine.
     for (const ms of refusedAfter) expect(ms).toBeLessThanOrEqual(DEFAULT_CACHE_TTL_MS + 1500);
   });

@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, chown, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { userInfo, tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,20 +19,25 @@ import { freePort, projectRoot } from "../helpers/server.ts";
 
 const required = process.env.KEYGATE_REQUIRE_ALL === "1";
 const hasPgBouncer = spawnSync("pgbouncer", ["--version"], { stdio: "ignore" }).status === 0;
-if (!hasPgBouncer && !required) console.log("skipping the db:migrate password test: pgbouncer is missing (apt-get install pgbouncer)");
+if (!hasPgBouncer && !required)
+  console.log("skipping the db:migrate password test: pgbouncer is missing (apt-get install pgbouncer)");
 
 const PASSWORD = `pw-${randomBytes(12).toString("hex")}`;
 
 describe("cliInvocation", () => {
   it("moves the password (and a password query parameter) from the URL into PGPASSWORD", () => {
-    const { args, env } = cliInvocation("postgresql://app:p%40ss%2Fword@db.example.com:6543/postgres?password=x&sslmode=require");
+    const { args, env } = cliInvocation(
+      "postgresql://app:p%40ss%2Fword@db.example.com:6543/postgres?password=x&sslmode=require",
+    );
     expect(args.join(" ")).not.toMatch(/p%40ss|p@ss|password/);
     expect(args).toContain("--remote=postgresql://app@db.example.com:6543/postgres?sslmode=require");
     expect(env.PGPASSWORD).toBe("p@ss/word");
   });
 
   it("keeps a PGPASSWORD the caller set when the URL has none", () => {
-    expect(cliInvocation("postgresql://app@db.example.com/postgres", { PGPASSWORD: "from-env" }).env.PGPASSWORD).toBe("from-env");
+    expect(cliInvocation("postgresql://app@db.example.com/postgres", { PGPASSWORD: "from-env" }).env.PGPASSWORD).toBe(
+      "from-env",
+    );
   });
 });
 

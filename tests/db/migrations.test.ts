@@ -59,7 +59,8 @@ async function fingerprint(database: TestDatabase): Promise<string[]> {
   return rows.map((r) => r.line);
 }
 
-const migrationFiles = () => readdirSync(path.join(projectRoot, "supabase", "migrations")).filter((f) => f.endsWith(".sql"));
+const migrationFiles = () =>
+  readdirSync(path.join(projectRoot, "supabase", "migrations")).filter((f) => f.endsWith(".sql"));
 
 describe("running the migrations again", () => {
   let database: TestDatabase;
@@ -93,7 +94,10 @@ describe("a broken migration", () => {
       filter: (src) => path.basename(src) !== ".temp",
     });
     const migrations = path.join(workdir, "supabase", "migrations");
-    writeFileSync(path.join(migrations, "20991231000100_good.sql"), "create table public.good_one (id int primary key);\n");
+    writeFileSync(
+      path.join(migrations, "20991231000100_good.sql"),
+      "create table public.good_one (id int primary key);\n",
+    );
     writeFileSync(
       path.join(migrations, "20991231000200_broken.sql"),
       [
@@ -112,7 +116,10 @@ describe("a broken migration", () => {
   });
 
   it("fails with a message naming the migration and the database error", async () => {
-    const err = await migrate(database.url, { quiet: true, workdir }).then(() => null, (e: Error) => e);
+    const err = await migrate(database.url, { quiet: true, workdir }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     expect(err!.message).toContain("supabase db push failed");
     expect(err!.message).toContain("20991231000200_broken.sql");
@@ -126,7 +133,13 @@ describe("a broken migration", () => {
              exists (select 1 from information_schema.columns where table_name = 'users' and column_name = 'half_done') as half_column,
              exists (select 1 from public.users where email = 'half@example.test') as half_row,
              array(select version from supabase_migrations.schema_migrations where version like '2099%' order by 1) as recorded`);
-    expect(rows[0]).toEqual({ half_table: null, half_function: null, half_column: false, half_row: false, recorded: ["20991231000100"] });
+    expect(rows[0]).toEqual({
+      half_table: null,
+      half_function: null,
+      half_column: false,
+      half_row: false,
+      recorded: ["20991231000100"],
+    });
   });
 
   it("keeps the migrations before it applied and recorded", async () => {

@@ -51,7 +51,8 @@ describe("a database outage", () => {
   it("answers key checks that need the database 503, never 401, and recovers by itself", async () => {
     const user = await createUser(database.admin);
     const { key } = await insertKey(database.admin, user.id);
-    const fn = (path: string, apiKey: string) => fetch(`${server.url}/functions/v1/${path}`, { headers: { "x-api-key": apiKey } });
+    const fn = (path: string, apiKey: string) =>
+      fetch(`${server.url}/functions/v1/${path}`, { headers: { "x-api-key": apiKey } });
     const unseen = generateApiKey("kg"); // well-formed: only the database can say it is unknown
 
     await proxy.cut();

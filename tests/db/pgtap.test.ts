@@ -30,17 +30,27 @@ async function pgtapAvailable(): Promise<boolean> {
 }
 
 const hasPgProve = spawnSync("pg_prove", ["--version"], { stdio: "ignore" }).status === 0;
-const missing = hasPgProve && (await pgtapAvailable()) ? null : hasPgProve ? "the pgtap extension is missing" : "pg_prove is missing";
+const missing =
+  hasPgProve && (await pgtapAvailable()) ? null : hasPgProve ? "the pgtap extension is missing" : "pg_prove is missing";
 if (missing && !required) console.log(`skipping pgTAP tests: ${missing} (${INSTALL_HINT})`);
 
-const testFiles = readdirSync(path.join(projectRoot, "sql", "tests")).filter((f) => f.endsWith(".sql")).sort()
+const testFiles = readdirSync(path.join(projectRoot, "sql", "tests"))
+  .filter((f) => f.endsWith(".sql"))
+  .sort()
   .map((f) => path.join("sql", "tests", f));
 
 function pgProve(databaseUrl: string): Promise<{ code: number; output: string }> {
   const url = new URL(databaseUrl);
   const args = [
-    "-h", url.hostname, "-p", url.port || "5432", "-U", decodeURIComponent(url.username || "postgres"),
-    "-d", url.pathname.slice(1), ...testFiles,
+    "-h",
+    url.hostname,
+    "-p",
+    url.port || "5432",
+    "-U",
+    decodeURIComponent(url.username || "postgres"),
+    "-d",
+    url.pathname.slice(1),
+    ...testFiles,
   ];
   const env = { ...process.env, ...(url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {}) };
   return new Promise((resolve) => {

@@ -68,7 +68,12 @@ describe("sessions", () => {
       [user.id],
     );
     const count = async () =>
-      (await database.admin.query("select count(*)::int as n from public.sessions where user_id = $1 and expires_at < now()", [user.id])).rows[0].n;
+      (
+        await database.admin.query(
+          "select count(*)::int as n from public.sessions where user_id = $1 and expires_at < now()",
+          [user.id],
+        )
+      ).rows[0].n;
     await database.admin.query("select keygate.create_session($1, $2, 3600)", [user.id, hash()]);
     expect(await count()).toBe(150);
     await database.admin.query("select keygate.create_session($1, $2, 3600)", [user.id, hash()]);
@@ -91,12 +96,17 @@ describe("API keys", () => {
       await insertKey(user.id, { revoked: "1 hour" }), // a rotated key in its grace period
       await insertKey(user.id, {}),
     ];
-    const { rows: [job] } = await arranger.query(
+    const {
+      rows: [job],
+    } = await arranger.query(
       "insert into public.jobs (user_id, api_key_id, type) values ($1, $2, 'report') returning id",
       [user.id, gone[0]],
     );
 
-    await database.admin.query("select keygate.create_api_key($1, 'new', 'kg_newkey1', $2, '{jobs:read}')", [user.id, hash()]);
+    await database.admin.query("select keygate.create_api_key($1, 'new', 'kg_newkey1', $2, '{jobs:read}')", [
+      user.id,
+      hash(),
+    ]);
 
     expect(await existing("api_keys", [...gone, ...kept])).toEqual([...kept].sort());
     const { rows } = await database.admin.query("select api_key_id from public.jobs where id = $1", [job.id]);
@@ -106,7 +116,9 @@ describe("API keys", () => {
   it("are purged on rotation too, and never by verification", async () => {
     const user = await createUser(database.admin);
     const old = await insertKey(user.id, { revoked: "-31 days" });
-    const [{ valid }] = (await database.admin.query("select count(*)::int as valid from keygate.verify_api_key($1)", [hash()])).rows;
+    const [{ valid }] = (
+      await database.admin.query("select count(*)::int as valid from keygate.verify_api_key($1)", [hash()])
+    ).rows;
     expect(valid).toBe(0);
     expect(await existing("api_keys", [old])).toEqual([old]);
     const live = await insertKey(user.id, {});

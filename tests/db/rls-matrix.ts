@@ -9,7 +9,15 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientRole, Outcome, SqlRunner } from "../helpers/rls.ts";
 
-const TABLES = ["users", "user_identities", "api_keys", "jobs", "sessions", "user_capabilities", "sign_in_codes"] as const;
+const TABLES = [
+  "users",
+  "user_identities",
+  "api_keys",
+  "jobs",
+  "sessions",
+  "user_capabilities",
+  "sign_in_codes",
+] as const;
 /** Tables outside the matrix, with checks of their own below: the append-only audit log. */
 const OTHER_TABLES = ["audit_events"];
 type Table = (typeof TABLES)[number];
@@ -25,15 +33,20 @@ const statements: Record<Table, Record<Operation, string>> = {
   },
   user_identities: {
     select: "select user_id as owner from public.user_identities",
-    insert: "insert into public.user_identities (provider, subject, user_id) values ('test', 'new-subject', $1) returning user_id as owner",
-    update: "update public.user_identities set email = 'changed@example.test' where user_id = $1 returning user_id as owner",
+    insert:
+      "insert into public.user_identities (provider, subject, user_id) values ('test', 'new-subject', $1) returning user_id as owner",
+    update:
+      "update public.user_identities set email = 'changed@example.test' where user_id = $1 returning user_id as owner",
     delete: "delete from public.user_identities where user_id = $1 returning user_id as owner",
   },
   api_keys: {
     // Every column a client may see, but not key_hash.
-    select: "select user_id as owner, id, name, start, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by from public.api_keys",
-    insert: "insert into public.api_keys (user_id, name, start, key_hash) values ($1, 'new', 'kg_newkey', decode(repeat('ee', 32), 'hex')) returning user_id as owner",
-    update: "update public.api_keys set revoked_at = null, name = 'changed' where user_id = $1 returning user_id as owner",
+    select:
+      "select user_id as owner, id, name, start, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by from public.api_keys",
+    insert:
+      "insert into public.api_keys (user_id, name, start, key_hash) values ($1, 'new', 'kg_newkey', decode(repeat('ee', 32), 'hex')) returning user_id as owner",
+    update:
+      "update public.api_keys set revoked_at = null, name = 'changed' where user_id = $1 returning user_id as owner",
     delete: "delete from public.api_keys where user_id = $1 returning user_id as owner",
   },
   jobs: {
@@ -44,20 +57,25 @@ const statements: Record<Table, Record<Operation, string>> = {
   },
   sessions: {
     select: "select user_id as owner from public.sessions",
-    insert: "insert into public.sessions (user_id, token_hash, expires_at) values ($1, decode(repeat('ef', 32), 'hex'), now() + interval '1 day') returning user_id as owner",
-    update: "update public.sessions set expires_at = now() + interval '10 years' where user_id = $1 returning user_id as owner",
+    insert:
+      "insert into public.sessions (user_id, token_hash, expires_at) values ($1, decode(repeat('ef', 32), 'hex'), now() + interval '1 day') returning user_id as owner",
+    update:
+      "update public.sessions set expires_at = now() + interval '10 years' where user_id = $1 returning user_id as owner",
     delete: "delete from public.sessions where user_id = $1 returning user_id as owner",
   },
   user_capabilities: {
     select: "select user_id as owner from public.user_capabilities",
-    insert: "insert into public.user_capabilities (user_id, capability) values ($1, 'users.manage') returning user_id as owner",
+    insert:
+      "insert into public.user_capabilities (user_id, capability) values ($1, 'users.manage') returning user_id as owner",
     update: "update public.user_capabilities set granted_at = now() where user_id = $1 returning user_id as owner",
     delete: "delete from public.user_capabilities where user_id = $1 returning user_id as owner",
   },
   sign_in_codes: {
     select: "select user_id as owner from public.sign_in_codes",
-    insert: "insert into public.sign_in_codes (code_hash, user_id, code_challenge, origin, expires_at) values (decode(repeat('ed', 32), 'hex'), $1, repeat('c', 43), 'https://app.example.test', now() + interval '1 minute') returning user_id as owner",
-    update: "update public.sign_in_codes set expires_at = now() + interval '5 minutes' where user_id = $1 returning user_id as owner",
+    insert:
+      "insert into public.sign_in_codes (code_hash, user_id, code_challenge, origin, expires_at) values (decode(repeat('ed', 32), 'hex'), $1, repeat('c', 43), 'https://app.example.test', now() + interval '1 minute') returning user_id as owner",
+    update:
+      "update public.sign_in_codes set expires_at = now() + interval '5 minutes' where user_id = $1 returning user_id as owner",
     delete: "delete from public.sign_in_codes where user_id = $1 returning user_id as owner",
   },
 };
@@ -140,24 +158,33 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         expectDenied(await runner.as("anon", claimsFor("anon"), s[op], op === "select" ? [] : [f.owner]));
       });
 
-      it.each(["insert", "update", "delete"] as const)("an authenticated user cannot %s, not even their own rows", async (op) => {
-        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), s[op], [f.owner]));
-        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.other), s[op], [f.owner]));
-      });
+      it.each(["insert", "update", "delete"] as const)(
+        "an authenticated user cannot %s, not even their own rows",
+        async (op) => {
+          expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), s[op], [f.owner]));
+          expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.other), s[op], [f.owner]));
+        },
+      );
 
       if (OWN_ROWS_READABLE.includes(table)) {
         it("an authenticated user selects only their own rows", async () => {
-          expect(owners(await runner.as("authenticated", claimsFor("authenticated", f.owner), s.select))).toEqual([f.owner]);
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated", f.owner), s.select))).toEqual([
+            f.owner,
+          ]);
         });
         it("another authenticated user sees none of the owner's rows", async () => {
-          expect(owners(await runner.as("authenticated", claimsFor("authenticated", f.other), s.select))).toEqual([f.other]);
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated", f.other), s.select))).toEqual([
+            f.other,
+          ]);
         });
         it("a Supabase Auth subject linked by identity sees that user's rows", async () => {
           const claims = claimsFor("authenticated", f.linkedSubject);
           expect(owners(await runner.as("authenticated", claims, s.select))).toEqual([f.linked]);
         });
         it("an authenticated token for no known user, or without a subject, sees nothing", async () => {
-          expect(owners(await runner.as("authenticated", claimsFor("authenticated", randomUUID()), s.select))).toEqual([]);
+          expect(owners(await runner.as("authenticated", claimsFor("authenticated", randomUUID()), s.select))).toEqual(
+            [],
+          );
           expect(owners(await runner.as("authenticated", claimsFor("authenticated"), s.select))).toEqual([]);
         });
       } else {
@@ -187,14 +214,23 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
     describe("api_keys.key_hash", () => {
       it("is not selectable by an authenticated user, even on their own key", async () => {
         const claims = claimsFor("authenticated", f.owner);
-        expectDenied(await runner.as("authenticated", claims, "select key_hash from public.api_keys where user_id = $1", [f.owner]));
+        expectDenied(
+          await runner.as("authenticated", claims, "select key_hash from public.api_keys where user_id = $1", [
+            f.owner,
+          ]),
+        );
         expectDenied(await runner.as("authenticated", claims, "select * from public.api_keys"));
       });
       it("is not selectable by anon", async () => {
         expectDenied(await runner.as("anon", claimsFor("anon"), "select key_hash from public.api_keys"));
       });
       it("is readable by service_role", async () => {
-        const outcome = await runner.as("service_role", claimsFor("service_role"), "select key_hash from public.api_keys where user_id = $1", [f.owner]);
+        const outcome = await runner.as(
+          "service_role",
+          claimsFor("service_role"),
+          "select key_hash from public.api_keys where user_id = $1",
+          [f.owner],
+        );
         expect(outcome).toMatchObject({ ok: true, rowCount: 1 });
       });
       it("holds a column privilege for no client role", async () => {
@@ -229,18 +265,56 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
               and p.proname not in ('touch_updated_at', 'lock_key_owner') -- internal helpers
             order by 1`,
         );
-        expect(rows.map((r) => r.proname)).toEqual([
-          "cancel_job", "claim_jobs", "complete_job", "count_jobs",
-          "create_api_key", "create_job", "create_session", "create_sign_in_code", "current_user_id", "end_session", "fail_job", "find_user_by_identity",
-          "get_job", "get_session", "heartbeat_job", "list_api_keys", "list_jobs", "purge_ended_api_keys", "purge_expired_sessions", "redeem_sign_in_code", "revoke_api_key", "rotate_api_key", "set_user_active",
-          "touch_api_key", "upsert_user_from_identity", "verify_api_key",
-          // Roles, capabilities, the admin API and the audit log.
-          "admin_get_user", "admin_list_users", "admin_revoke_key", "admin_set_user_active", "admin_update_user",
-          "admin_update_user_by_email", "admin_user_info", "all_capabilities", "append_audit_event",
-          "assert_not_last_admin", "audit_events_append_only", "audit_retention", "effective_capabilities",
-          "end_sessions_of_deactivated_user", "list_audit_events", "record_sign_in", "record_sign_out", "role_allows_scope",
-          "scopes_above_role",
-        ].sort());
+        expect(rows.map((r) => r.proname)).toEqual(
+          [
+            "cancel_job",
+            "claim_jobs",
+            "complete_job",
+            "count_jobs",
+            "create_api_key",
+            "create_job",
+            "create_session",
+            "create_sign_in_code",
+            "current_user_id",
+            "end_session",
+            "fail_job",
+            "find_user_by_identity",
+            "get_job",
+            "get_session",
+            "heartbeat_job",
+            "list_api_keys",
+            "list_jobs",
+            "purge_ended_api_keys",
+            "purge_expired_sessions",
+            "redeem_sign_in_code",
+            "revoke_api_key",
+            "rotate_api_key",
+            "set_user_active",
+            "touch_api_key",
+            "upsert_user_from_identity",
+            "verify_api_key",
+            // Roles, capabilities, the admin API and the audit log.
+            "admin_get_user",
+            "admin_list_users",
+            "admin_revoke_key",
+            "admin_set_user_active",
+            "admin_update_user",
+            "admin_update_user_by_email",
+            "admin_user_info",
+            "all_capabilities",
+            "append_audit_event",
+            "assert_not_last_admin",
+            "audit_events_append_only",
+            "audit_retention",
+            "effective_capabilities",
+            "end_sessions_of_deactivated_user",
+            "list_audit_events",
+            "record_sign_in",
+            "record_sign_out",
+            "role_allows_scope",
+            "scopes_above_role",
+          ].sort(),
+        );
         expect(rows.filter((r) => !r.can)).toEqual([]);
       });
 
@@ -252,7 +326,11 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
       });
 
       it("keygate.current_user_id() names the caller to an authenticated user", async () => {
-        const outcome = await runner.as("authenticated", claimsFor("authenticated", f.owner), "select keygate.current_user_id() as owner");
+        const outcome = await runner.as(
+          "authenticated",
+          claimsFor("authenticated", f.owner),
+          "select keygate.current_user_id() as owner",
+        );
         expect(owners(outcome)).toEqual([f.owner]);
       });
     });
@@ -260,7 +338,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
     describe("audit_events (append-only)", () => {
       const audit = {
         select: "select actor_id as owner from public.audit_events",
-        insert: "insert into public.audit_events (action, outcome, actor_id) values ('forged', 'success', $1) returning actor_id as owner",
+        insert:
+          "insert into public.audit_events (action, outcome, actor_id) values ('forged', 'success', $1) returning actor_id as owner",
         update: "update public.audit_events set outcome = 'failure' where actor_id = $1 returning actor_id as owner",
         delete: "delete from public.audit_events where actor_id = $1 returning actor_id as owner",
       };

@@ -44,17 +44,23 @@ describe("migrations on PGlite", () => {
 
   it("runs the write functions: sign-in, key creation and verification", async () => {
     const email = `pglite-${randomUUID().slice(0, 8)}@example.test`;
-    const { rows: [user] } = await client.query(
+    const {
+      rows: [user],
+    } = await client.query(
       "select * from keygate.upsert_user_from_identity('github', $1, $2, true, 'Embedded', null)",
       [`gh-${randomUUID()}`, email],
     );
     expect(user).toMatchObject({ email, name: "Embedded", is_active: true });
     const hash = randomBytes(32);
-    const { rows: [key] } = await client.query(
-      "select * from keygate.create_api_key($1, 'embedded', 'kg_embedded', $2, '{jobs:read}')",
-      [user.id, hash],
-    );
-    const { rows: verified } = await client.query("select key_id, user_id, scopes from keygate.verify_api_key($1)", [hash]);
+    const {
+      rows: [key],
+    } = await client.query("select * from keygate.create_api_key($1, 'embedded', 'kg_embedded', $2, '{jobs:read}')", [
+      user.id,
+      hash,
+    ]);
+    const { rows: verified } = await client.query("select key_id, user_id, scopes from keygate.verify_api_key($1)", [
+      hash,
+    ]);
     expect(verified).toEqual([{ key_id: key.id, user_id: user.id, scopes: ["jobs:read"] }]);
   });
 

@@ -29,31 +29,49 @@ afterAll(async () => {
 
 async function createSession(userId: string, ttl = TTL) {
   const hash = randomBytes(32);
-  const [row] = await database.db.query<{ expires_at: Date }>("select keygate.create_session($1, $2, $3) as expires_at", [userId, hash, ttl]);
+  const [row] = await database.db.query<{ expires_at: Date }>(
+    "select keygate.create_session($1, $2, $3) as expires_at",
+    [userId, hash, ttl],
+  );
   return { hash, expiresAt: row.expires_at };
 }
 
 async function getSession(hash: Buffer, ttl = TTL, maxLifetime = MAX_LIFETIME): Promise<SessionUser | undefined> {
-  const rows = await database.db.query<SessionUser>("select * from keygate.get_session($1, $2, $3)", [hash, ttl, maxLifetime]);
+  const rows = await database.db.query<SessionUser>("select * from keygate.get_session($1, $2, $3)", [
+    hash,
+    ttl,
+    maxLifetime,
+  ]);
   return rows[0];
 }
 
 const storedExpiry = async (hash: Buffer): Promise<Date> =>
-  (await database.admin.query("select expires_at from public.sessions where token_hash = $1", [hash])).rows[0].expires_at;
+  (await database.admin.query("select expires_at from public.sessions where token_hash = $1", [hash])).rows[0]
+    .expires_at;
 
 describe("keygate.create_session and get_session", () => {
   it("returns the session's user until it expires", async () => {
     const user = await createUser(database.admin, { name: "Sam" });
     const { hash, expiresAt } = await createSession(user.id);
     expect(Math.abs(expiresAt.getTime() - (Date.now() + TTL * 1000))).toBeLessThan(60_000);
-    expect(await getSession(hash)).toEqual({ user_id: user.id, email: user.email, name: "Sam", image_url: null, role: "member", expires_at: expiresAt });
+    expect(await getSession(hash)).toEqual({
+      user_id: user.id,
+      email: user.email,
+      name: "Sam",
+      image_url: null,
+      role: "member",
+      expires_at: expiresAt,
+    });
   });
 
   it("returns nothing for an unknown or expired token", async () => {
     const user = await createUser(database.admin);
     expect(await getSession(randomBytes(32))).toBeUndefined();
     const { hash } = await createSession(user.id);
-    await database.admin.query("update public.sessions set expires_at = now() - interval '1 second' where token_hash = $1", [hash]);
+    await database.admin.query(
+      "update public.sessions set expires_at = now() - interval '1 second' where token_hash = $1",
+      [hash],
+    );
     expect(await getSession(hash)).toBeUndefined();
   });
 
@@ -71,7 +89,10 @@ describe("keygate.create_session and get_session", () => {
     expect((await getSession(hash, TTL * 2))?.expires_at).toEqual(expiresAt);
     expect(await storedExpiry(hash)).toEqual(expiresAt);
 
-    await database.admin.query("update public.sessions set last_seen_at = now() - interval '2 minutes' where token_hash = $1", [hash]);
+    await database.admin.query(
+      "update public.sessions set last_seen_at = now() - interval '2 minutes' where token_hash = $1",
+      [hash],
+    );
     const slid = (await getSession(hash, TTL * 2))!.expires_at;
     expect(slid.getTime()).toBeGreaterThan(expiresAt.getTime() + (TTL - 60) * 1000);
     expect(await storedExpiry(hash)).toEqual(slid);
@@ -125,7 +146,8 @@ describe("keygate.end_session", () => {
   it("ends a session server-side, and ending it again answers false", async () => {
     const user = await createUser(database.admin);
     const { hash } = await createSession(user.id);
-    const end = async () => (await database.db.query<{ ended: boolean }>("select keygate.end_session($1) as ended", [hash]))[0].ended;
+    const end = async () =>
+      (await database.db.query<{ ended: boolean }>("select keygate.end_session($1) as ended", [hash]))[0].ended;
     expect(await end()).toBe(true);
     expect(await getSession(hash)).toBeUndefined();
     expect(await end()).toBe(false);

@@ -5,9 +5,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../functions/_shared/db.ts";
+import type { UserRow } from "../../functions/_shared/db-rows.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-import type { UserRow } from "../../functions/_shared/db-rows.ts";
 
 let database: TestDatabase;
 
@@ -28,7 +28,12 @@ function upsert(
 ) {
   return database.db
     .query<UserRow>("select * from keygate.upsert_user_from_identity($1, $2, $3, $4, $5, $6)", [
-      provider, subject, email, verified, name, imageUrl,
+      provider,
+      subject,
+      email,
+      verified,
+      name,
+      imageUrl,
     ])
     .then((rows) => rows[0]);
 }
@@ -45,7 +50,10 @@ async function counts() {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<KeygateError> {
-  const err = await promise.then(() => null, (e: unknown) => e);
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(KeygateError);
   return err as KeygateError;
 }
@@ -54,19 +62,37 @@ describe("keygate.upsert_user_from_identity", () => {
   it("creates a user and its identity on a first login", async () => {
     const email = uniqueEmail();
     const user = await upsert("github", `gh-${randomUUID()}`, email, true, "Ada", "https://img.example/ada.png");
-    expect(user).toMatchObject({ email, name: "Ada", image_url: "https://img.example/ada.png", role: "viewer", is_active: true });
+    expect(user).toMatchObject({
+      email,
+      name: "Ada",
+      image_url: "https://img.example/ada.png",
+      role: "viewer",
+      is_active: true,
+    });
     expect(user.last_login_at).toBeInstanceOf(Date);
-    const { rows } = await database.admin.query("select provider, user_id, email from public.user_identities where user_id = $1", [user.id]);
+    const { rows } = await database.admin.query(
+      "select provider, user_id, email from public.user_identities where user_id = $1",
+      [user.id],
+    );
     expect(rows).toEqual([{ provider: "github", user_id: user.id, email }]);
   });
 
   it("returns the same user for the same identity, with the profile updated and last_login_at set", async () => {
     const subject = `gh-${randomUUID()}`;
     const first = await upsert("github", subject, uniqueEmail(), true, "Old Name");
-    await database.admin.query("update public.users set last_login_at = now() - interval '1 day' where id = $1", [first.id]);
+    await database.admin.query("update public.users set last_login_at = now() - interval '1 day' where id = $1", [
+      first.id,
+    ]);
     const before = await counts();
 
-    const again = await upsert("github", subject, uniqueEmail("changed"), true, "New Name", "https://img.example/new.png");
+    const again = await upsert(
+      "github",
+      subject,
+      uniqueEmail("changed"),
+      true,
+      "New Name",
+      "https://img.example/new.png",
+    );
     expect(again.id).toBe(first.id);
     expect(again.name).toBe("New Name");
     expect(again.image_url).toBe("https://img.example/new.png");
@@ -87,7 +113,10 @@ describe("keygate.upsert_user_from_identity", () => {
     const first = await upsert("github", `gh-${randomUUID()}`, email, true);
     const second = await upsert("google", `g-${randomUUID()}`, email.toUpperCase(), true);
     expect(second.id).toBe(first.id);
-    const { rows } = await database.admin.query("select provider from public.user_identities where user_id = $1 order by 1", [first.id]);
+    const { rows } = await database.admin.query(
+      "select provider from public.user_identities where user_id = $1 order by 1",
+      [first.id],
+    );
     expect(rows.map((r) => r.provider)).toEqual(["github", "google"]);
   });
 
@@ -102,7 +131,10 @@ describe("keygate.upsert_user_from_identity", () => {
     expect(fresh.code).toBe("email_unverified");
 
     expect(await counts()).toEqual(before);
-    const { rows } = await database.admin.query("select count(*)::int as n from public.user_identities where user_id = $1", [existing.id]);
+    const { rows } = await database.admin.query(
+      "select count(*)::int as n from public.user_identities where user_id = $1",
+      [existing.id],
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -110,7 +142,9 @@ describe("keygate.upsert_user_from_identity", () => {
     const subject = `gh-${randomUUID()}`;
     const email = uniqueEmail();
     const user = await upsert("github", subject, email, true, "Before");
-    await database.admin.query("update public.users set is_active = false, last_login_at = null where id = $1", [user.id]);
+    await database.admin.query("update public.users set is_active = false, last_login_at = null where id = $1", [
+      user.id,
+    ]);
     const before = await counts();
 
     expect((await rejection(upsert("github", subject, email, true, "After"))).code).toBe("user_inactive");
@@ -118,7 +152,9 @@ describe("keygate.upsert_user_from_identity", () => {
     expect((await rejection(upsert("google", `g-${randomUUID()}`, email, true, "After"))).code).toBe("user_inactive");
 
     expect(await counts()).toEqual(before);
-    const { rows } = await database.admin.query("select name, last_login_at from public.users where id = $1", [user.id]);
+    const { rows } = await database.admin.query("select name, last_login_at from public.users where id = $1", [
+      user.id,
+    ]);
     expect(rows[0]).toEqual({ name: "Before", last_login_at: null });
   });
 
@@ -147,8 +183,14 @@ describe("keygate.upsert_user_from_identity", () => {
   });
 
   it("rejects a missing subject or a malformed email as invalid input (400, not 500)", async () => {
-    for (const [subject, email] of [["", uniqueEmail()], [`gh-${randomUUID()}`, "not an email"]]) {
-      const err = await upsert("github", subject, email, true).then(() => null, (e) => e);
+    for (const [subject, email] of [
+      ["", uniqueEmail()],
+      [`gh-${randomUUID()}`, "not an email"],
+    ]) {
+      const err = await upsert("github", subject, email, true).then(
+        () => null,
+        (e) => e,
+      );
       expect(err).toMatchObject({ code: "validation_failed", status: 400 });
     }
   });
@@ -160,7 +202,12 @@ describe("keygate.upsert_user_from_identity", () => {
       const email = uniqueEmail("race");
       const users = await Promise.all(
         Array.from({ length: 50 }, () =>
-          pool.query<UserRow>("select * from keygate.upsert_user_from_identity($1, $2, $3, true, null, null)", ["github", subject, email])),
+          pool.query<UserRow>("select * from keygate.upsert_user_from_identity($1, $2, $3, true, null, null)", [
+            "github",
+            subject,
+            email,
+          ]),
+        ),
       );
       expect(new Set(users.map(([u]) => u.id)).size).toBe(1);
       const { rows } = await database.admin.query(
@@ -180,8 +227,11 @@ describe("keygate.upsert_user_from_identity", () => {
       const users = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
           pool.query<UserRow>("select * from keygate.upsert_user_from_identity($1, $2, $3, true, null, null)", [
-            `p${i % 5}`, `s-${i}-${randomUUID()}`, i % 2 ? email : email.toUpperCase(),
-          ])),
+            `p${i % 5}`,
+            `s-${i}-${randomUUID()}`,
+            i % 2 ? email : email.toUpperCase(),
+          ]),
+        ),
       );
       expect(new Set(users.map(([u]) => u.id)).size).toBe(1);
     } finally {
@@ -193,14 +243,22 @@ describe("keygate.upsert_user_from_identity", () => {
 describe("public.users constraints", () => {
   it("keeps email unique case-insensitively", async () => {
     const user = await createUser(database.admin);
-    const err = await createUser(database.admin, { email: user.email.toUpperCase() }).then(() => null, (e) => e);
+    const err = await createUser(database.admin, { email: user.email.toUpperCase() }).then(
+      () => null,
+      (e) => e,
+    );
     expect(err).toMatchObject({ code: "23505" });
   });
 
   it("defaults role to viewer and accepts only viewer, member and admin", async () => {
-    const { rows } = await database.admin.query("insert into public.users (email) values ('default-role@example.test') returning role");
+    const { rows } = await database.admin.query(
+      "insert into public.users (email) values ('default-role@example.test') returning role",
+    );
     expect(rows[0].role).toBe("viewer");
-    const err = await createUser(database.admin, { role: "owner" }).then(() => null, (e) => e);
+    const err = await createUser(database.admin, { role: "owner" }).then(
+      () => null,
+      (e) => e,
+    );
     expect(err).toMatchObject({ code: "23514" });
   });
 
@@ -220,12 +278,18 @@ describe("keygate.find_user_by_identity", () => {
     const subject = `gh-${randomUUID()}`;
     const user = await upsert("github", subject, uniqueEmail(), true);
     await database.admin.query("update public.users set last_login_at = null where id = $1", [user.id]);
-    const [found] = await database.db.query<UserRow>("select * from keygate.find_user_by_identity($1, $2)", ["github", subject]);
+    const [found] = await database.db.query<UserRow>("select * from keygate.find_user_by_identity($1, $2)", [
+      "github",
+      subject,
+    ]);
     expect(found).toMatchObject({ id: user.id, last_login_at: null });
   });
 
   it("returns no row for an unknown identity", async () => {
-    const rows = await database.db.query<UserRow>("select * from keygate.find_user_by_identity($1, $2)", ["github", "nobody"]);
+    const rows = await database.db.query<UserRow>("select * from keygate.find_user_by_identity($1, $2)", [
+      "github",
+      "nobody",
+    ]);
     expect(rows).toEqual([]);
   });
 });
@@ -233,16 +297,21 @@ describe("keygate.find_user_by_identity", () => {
 describe("keygate.set_user_active", () => {
   it("turns an account off and on again", async () => {
     const user = await createUser(database.admin);
-    const [off] = await database.db.query<{ ok: boolean }>("select keygate.set_user_active($1, false) as ok", [user.id]);
+    const [off] = await database.db.query<{ ok: boolean }>("select keygate.set_user_active($1, false) as ok", [
+      user.id,
+    ]);
     expect(off.ok).toBe(true);
-    const read = async () => (await database.admin.query("select is_active from public.users where id = $1", [user.id])).rows[0].is_active;
+    const read = async () =>
+      (await database.admin.query("select is_active from public.users where id = $1", [user.id])).rows[0].is_active;
     expect(await read()).toBe(false);
     await database.db.query("select keygate.set_user_active($1, true)", [user.id]);
     expect(await read()).toBe(true);
   });
 
   it("reports an unknown user as not found (null)", async () => {
-    const [row] = await database.db.query<{ ok: boolean | null }>("select keygate.set_user_active($1, false) as ok", [randomUUID()]);
+    const [row] = await database.db.query<{ ok: boolean | null }>("select keygate.set_user_active($1, false) as ok", [
+      randomUUID(),
+    ]);
     expect(row.ok).toBeNull();
   });
 });

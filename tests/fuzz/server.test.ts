@@ -19,18 +19,42 @@ import { createTestDatabase, createUser, type TestDatabase } from "../helpers/da
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
 import { createSession } from "../helpers/session.ts";
+import {
+  type Plan,
+  planArbitrary,
+  type RawResponse,
+  type RenderContext,
+  type RunSecrets,
+  render,
+  send,
+} from "./requests.ts";
 import { ROUTES } from "./routes.ts";
-import { type Plan, planArbitrary, type RawResponse, render, type RenderContext, type RunSecrets, send } from "./requests.ts";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? "150");
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 
 /** What must never reach a client: a stack frame, a file path, SQL or a driver's words. */
 const LEAKS: RegExp[] = [
-  /\bat [\w$.<>]+ \(/, /\bat (file|node|ext):/, /file:\/\//, /node_modules/, /\.ts:\d+/, /\.m?js:\d+:\d+/,
-  /\bselect\b[\s\S]*\bfrom\b/i, /\binsert into\b/i, /\bupdate\b \w+ \bset\b/i, /\bkeygate\.\w+/, /\bpublic\.\w+/,
-  /SQLSTATE/i, /\bsyntax error\b/i, /\bviolates\b/i, /\brelation "/i, /\bduplicate key\b/i, /\bpg_\w+/,
-  /TypeError|ReferenceError|RangeError|SyntaxError/, /\bUncaught\b/, /\bDeno\./,
+  /\bat [\w$.<>]+ \(/,
+  /\bat (file|node|ext):/,
+  /file:\/\//,
+  /node_modules/,
+  /\.ts:\d+/,
+  /\.m?js:\d+:\d+/,
+  /\bselect\b[\s\S]*\bfrom\b/i,
+  /\binsert into\b/i,
+  /\bupdate\b \w+ \bset\b/i,
+  /\bkeygate\.\w+/,
+  /\bpublic\.\w+/,
+  /SQLSTATE/i,
+  /\bsyntax error\b/i,
+  /\bviolates\b/i,
+  /\brelation "/i,
+  /\bduplicate key\b/i,
+  /\bpg_\w+/,
+  /TypeError|ReferenceError|RangeError|SyntaxError/,
+  /\bUncaught\b/,
+  /\bDeno\./,
 ];
 
 let database: TestDatabase;
@@ -50,7 +74,10 @@ async function mintKey(): Promise<{ id: string; key: string }> {
   // The runs before end (so the user stays below the cap of active keys), and
   // the new key is dated two minutes back (so it does not count against the
   // per-minute creation rate): the fuzz's own POST /api-keys can still succeed.
-  await database.admin.query("update public.api_keys set revoked_at = now() where user_id = $1 and revoked_at is null", [userId]);
+  await database.admin.query(
+    "update public.api_keys set revoked_at = now() where user_id = $1 and revoked_at is null",
+    [userId],
+  );
   const { rows } = await database.admin.query(
     `insert into public.api_keys (user_id, name, start, key_hash, scopes, created_at)
      values ($1, 'fuzz', $2, $3, '{jobs:read,jobs:write}', now() - interval '2 minutes') returning id`,
@@ -76,7 +103,9 @@ async function freshSecrets(): Promise<RunSecrets> {
 beforeAll(async () => {
   database = await createTestDatabase();
   userId = (await createUser(database.admin, { email: "fuzz@example.test", role: "admin" })).id;
-  jobId = (await database.admin.query("insert into public.jobs (user_id, type) values ($1, 'fuzz') returning id", [userId])).rows[0].id;
+  jobId = (
+    await database.admin.query("insert into public.jobs (user_id, type) values ($1, 'fuzz') returning id", [userId])
+  ).rows[0].id;
 
   // Supabase bearer tokens are accepted against this JWKS; the fuzz only ever
   // presents tokens signed by another key, so no request reaches Supabase Auth.
@@ -85,7 +114,10 @@ beforeAll(async () => {
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(trusted.publicKey)), kid: "fuzz-1", alg: "ES256" }] });
   const forgedJwt = await new SignJWT({ role: "authenticated", email: "fuzz@example.test", email_verified: true })
     .setProtectedHeader({ alg: "ES256", kid: "fuzz-1" })
-    .setSubject(crypto.randomUUID()).setAudience("authenticated").setIssuedAt().setExpirationTime("1h")
+    .setSubject(crypto.randomUUID())
+    .setAudience("authenticated")
+    .setIssuedAt()
+    .setExpirationTime("1h")
     .sign(stranger.privateKey);
 
   oidc = await startOidcProvider({ redirectUris: () => [`${server.url}/functions/v1/auth/callback/oidc`] });
@@ -119,8 +151,15 @@ function violation(res: RawResponse, secrets: RunSecrets): string | null {
     if (leak) return `body matches ${leak}`;
   }
   // Every header too: only Set-Cookie may carry a new token (a fresh session), never one of ours.
-  const visible = [res.body, ...Object.entries(res.headers).map(([k, v]) => `${k}: ${[v].flat().join(", ")}`)].join("\n");
-  for (const [name, secret] of [["key", secrets.key], ["key body", secrets.key.slice(10)], ["session token", secrets.sessionToken], ["code", secrets.code]]) {
+  const visible = [res.body, ...Object.entries(res.headers).map(([k, v]) => `${k}: ${[v].flat().join(", ")}`)].join(
+    "\n",
+  );
+  for (const [name, secret] of [
+    ["key", secrets.key],
+    ["key body", secrets.key.slice(10)],
+    ["session token", secrets.sessionToken],
+    ["code", secrets.code],
+  ]) {
     if (visible.includes(secret)) return `the ${name} is echoed`;
   }
   // A key created or rotated by the fuzz is returned once, by design; it is a secret from then on.
@@ -132,36 +171,56 @@ function violation(res: RawResponse, secrets: RunSecrets): string | null {
 }
 
 function describePlan(plan: Plan): string {
-  return JSON.stringify(plan, (_k, v) => (typeof v === "string" && v.length > 200 ? `${v.slice(0, 40)}...(${v.length})` : v instanceof Uint8Array ? [...v] : v));
+  return JSON.stringify(plan, (_k, v) =>
+    typeof v === "string" && v.length > 200
+      ? `${v.slice(0, 40)}...(${v.length})`
+      : v instanceof Uint8Array
+        ? [...v]
+        : v,
+  );
 }
 
 describe("fuzzing every route of the real server", () => {
-  it(`answers ${RUNS} random requests below 500, with no trace, SQL or secret in any answer or log`, async () => {
-    await fc.assert(
-      fc.asyncProperty(planArbitrary, async (plan) => {
-        const secrets = await freshSecrets();
-        const req = render(plan, { ...ctx, secrets });
-        let res: RawResponse;
-        try {
-          res = await send(new URL(server.url), req);
-        } catch (err) {
-          // Even headers too large to read get an answer (Deno's HTTP layer: 400), never a dropped connection.
-          throw new Error(`${req.method} ${req.path.slice(0, 200)}: no answer (${(err as Error).message})\n${describePlan(plan)}`);
-        }
-        const route = plan.static ? "static" : ROUTES[plan.target].path;
-        const bucket = `${route} ${res.status}`;
-        tally.set(bucket, (tally.get(bucket) ?? 0) + 1);
-        const why = violation(res, secrets);
-        if (why) {
-          throw new Error(`${req.method} ${req.path.slice(0, 200)} -> ${res.status}: ${why}\n${res.body.slice(0, 500)}\n${describePlan(plan)}`);
-        }
-      }),
-      { numRuns: RUNS, seed: SEED, endOnFailure: true },
-    );
-  }, Math.max(60_000, RUNS * 1_000));
+  it(
+    `answers ${RUNS} random requests below 500, with no trace, SQL or secret in any answer or log`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(planArbitrary, async (plan) => {
+          const secrets = await freshSecrets();
+          const req = render(plan, { ...ctx, secrets });
+          let res: RawResponse;
+          try {
+            res = await send(new URL(server.url), req);
+          } catch (err) {
+            // Even headers too large to read get an answer (Deno's HTTP layer: 400), never a dropped connection.
+            throw new Error(
+              `${req.method} ${req.path.slice(0, 200)}: no answer (${(err as Error).message})\n${describePlan(plan)}`,
+            );
+          }
+          const route = plan.static ? "static" : ROUTES[plan.target].path;
+          const bucket = `${route} ${res.status}`;
+          tally.set(bucket, (tally.get(bucket) ?? 0) + 1);
+          const why = violation(res, secrets);
+          if (why) {
+            throw new Error(
+              `${req.method} ${req.path.slice(0, 200)} -> ${res.status}: ${why}\n${res.body.slice(0, 500)}\n${describePlan(plan)}`,
+            );
+          }
+        }),
+        { numRuns: RUNS, seed: SEED, endOnFailure: true },
+      );
+    },
+    Math.max(60_000, RUNS * 1_000),
+  );
 
   it("got past authentication and validation, not only refusals", () => {
-    if (process.env.FUZZ_VERBOSE) console.log([...tally].sort().map(([k, n]) => `${k}: ${n}`).join("\n"));
+    if (process.env.FUZZ_VERBOSE)
+      console.log(
+        [...tally]
+          .sort()
+          .map(([k, n]) => `${k}: ${n}`)
+          .join("\n"),
+      );
     const answered = (re: RegExp) => [...tally].some(([k, n]) => re.test(k) && n > 0);
     expect(answered(/ 2\d\d$/), "some request succeeded").toBe(true);
     expect(answered(/ 4\d\d$/), "some request was refused").toBe(true);
@@ -180,7 +239,9 @@ describe("fuzzing every route of the real server", () => {
     const verified = await fetch(`${server.url}/functions/v1/verify-key`, { headers: { "x-api-key": secrets.key } });
     expect(verified.status).toBe(200);
     expect(await verified.json()).toMatchObject({ valid: true, key_id: secrets.keyId });
-    const session = await fetch(`${server.url}/functions/v1/auth/session`, { headers: { cookie: `kg_session=${secrets.sessionToken}` } });
+    const session = await fetch(`${server.url}/functions/v1/auth/session`, {
+      headers: { cookie: `kg_session=${secrets.sessionToken}` },
+    });
     expect(session.status).toBe(200);
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);

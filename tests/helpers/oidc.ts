@@ -7,11 +7,12 @@
  * `code`, `state` and `iss`). Consent is granted automatically (a first-party
  * client). The signing key is exposed so a test can forge or re-sign tokens.
  */
-import http from "node:http";
+
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
-import Provider from "oidc-provider";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
+import Provider from "oidc-provider";
 import { CookieClient } from "./cookie-client.ts";
 
 export interface AccountClaims {
@@ -62,14 +63,16 @@ export async function startOidcProvider(options: TestOidcOptions): Promise<TestO
   let callback: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
   function build() {
     const provider = new Provider(issuer, {
-      clients: [{
-        client_id: clientId,
-        client_secret: clientSecret,
-        redirect_uris: options.redirectUris(),
-        grant_types: ["authorization_code"],
-        response_types: ["code"],
-        token_endpoint_auth_method: "client_secret_basic",
-      }],
+      clients: [
+        {
+          client_id: clientId,
+          client_secret: clientSecret,
+          redirect_uris: options.redirectUris(),
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "client_secret_basic",
+        },
+      ],
       jwks: { keys: [jwk] },
       cookies: { keys: [randomBytes(16).toString("hex")] },
       pkce: { required: () => true },
@@ -85,7 +88,10 @@ export async function startOidcProvider(options: TestOidcOptions): Promise<TestO
       loadExistingGrant: async (ctx: any) => {
         const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
         if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-        const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+        const grant = new ctx.oidc.provider.Grant({
+          clientId: ctx.oidc.client.clientId,
+          accountId: ctx.oidc.session.accountId,
+        });
         grant.addOIDCScope("openid email profile");
         await grant.save();
         return grant;
@@ -129,7 +135,8 @@ export async function startOidcProvider(options: TestOidcOptions): Promise<TestO
         body: new URLSearchParams({ prompt: "login", login: accountId, password: "x" }),
       });
       const resume = submitted.headers.get("location");
-      if (!resume) throw new Error(`interaction answered ${submitted.status}: ${(await submitted.text()).slice(0, 300)}`);
+      if (!resume)
+        throw new Error(`interaction answered ${submitted.status}: ${(await submitted.text()).slice(0, 300)}`);
       at = await toInteraction(new URL(resume, at), browser);
       if (!backToClient(at)) throw new Error(`provider asked for another interaction: ${at}`);
       return at;

@@ -6,7 +6,12 @@
  */
 import { PGBOUNCER_INSTALL_HINT, pgbouncerBinary } from "../../scripts/pgbouncer.mjs";
 
-export { PGBOUNCER_INSTALL_HINT, pgbouncerBinary, type RunningPgBouncer, startPgBouncer } from "../../scripts/pgbouncer.mjs";
+export {
+  PGBOUNCER_INSTALL_HINT,
+  pgbouncerBinary,
+  type RunningPgBouncer,
+  startPgBouncer,
+} from "../../scripts/pgbouncer.mjs";
 
 /**
  * Null when PgBouncer can run here; otherwise the reason, printed once as a

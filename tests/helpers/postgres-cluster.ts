@@ -17,7 +17,11 @@ export const POSTGRES_INSTALL_HINT = "apt-get install postgresql-15";
 /** The directory holding initdb and postgres, or null where they are not installed. */
 export function postgresBinDir(): string | null {
   const fromPgConfig = spawnSync("pg_config", ["--bindir"], { encoding: "utf8" });
-  const candidates = [process.env.PG_BINDIR, fromPgConfig.status === 0 ? fromPgConfig.stdout.trim() : undefined, "/usr/lib/postgresql/15/bin"];
+  const candidates = [
+    process.env.PG_BINDIR,
+    fromPgConfig.status === 0 ? fromPgConfig.stdout.trim() : undefined,
+    "/usr/lib/postgresql/15/bin",
+  ];
   for (const dir of candidates) {
     if (dir && existsSync(path.join(dir, "initdb")) && existsSync(path.join(dir, "postgres"))) return dir;
   }
@@ -48,12 +52,16 @@ export async function startPostgresCluster(settings: Record<string, string | num
   const data = path.join(dir, "data");
   if ("uid" in user) chownSync(dir, user.uid, user.gid);
   const env = { PATH: process.env.PATH, LANG: "C.UTF-8" };
-  const init = spawnSync(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"], {
-    encoding: "utf8",
-    cwd: dir,
-    env,
-    ...user,
-  });
+  const init = spawnSync(
+    path.join(bin, "initdb"),
+    ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"],
+    {
+      encoding: "utf8",
+      cwd: dir,
+      env,
+      ...user,
+    },
+  );
   if (init.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed:\n${init.stdout}${init.stderr}`);
@@ -71,7 +79,12 @@ export async function startPostgresCluster(settings: Record<string, string | num
     ...settings,
   };
   const args = ["-D", data, ...Object.entries(options).flatMap(([k, v]) => ["-c", `${k}=${v}`])];
-  const child: ChildProcess = spawn(path.join(bin, "postgres"), args, { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"], ...user });
+  const child: ChildProcess = spawn(path.join(bin, "postgres"), args, {
+    cwd: dir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...user,
+  });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));

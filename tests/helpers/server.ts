@@ -36,9 +36,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(
-  { databaseUrl, env = {} }: { databaseUrl: string; env?: Record<string, string> },
-): Promise<RunningServer> {
+export async function startServer({
+  databaseUrl,
+  env = {},
+}: {
+  databaseUrl: string;
+  env?: Record<string, string>;
+}): Promise<RunningServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(denoBin, denoServeArgs(), {

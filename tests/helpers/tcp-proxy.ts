@@ -3,7 +3,7 @@
  * connection dropped, new ones refused) and restore: a database outage
  * without stopping the machine's Postgres.
  */
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 export interface TcpProxy {
   port: number;

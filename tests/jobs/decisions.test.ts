@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { decodeCursor, encodeCursor } from "../../functions/_shared/jobs/cursor.ts";
 import { transitionRefusal } from "../../functions/_shared/jobs/refusal.ts";
+import { isSummaryRoute } from "../../functions/_shared/jobs/route.ts";
 import { assertFieldSize, idempotencyKey, parseListQuery, parseRunAt } from "../../functions/_shared/jobs/schemas.ts";
 import { DEFAULT_JOB_SETTINGS, loadJobSettings } from "../../functions/_shared/jobs/settings.ts";
-import { isSummaryRoute } from "../../functions/_shared/jobs/route.ts";
 import { describeProgress } from "../../web/words.js";
 
 const code = (fn: () => unknown) => {
@@ -25,11 +25,17 @@ describe("transitionRefusal", () => {
 
   it("names each reason a transition did not apply", () => {
     expect(transitionRefusal(undefined, "complete", { keyId: "k1" }).code).toBe("not_found");
-    expect(transitionRefusal({ ...running, status: "queued" }, "heartbeat", { keyId: "k1" }).code).toBe("job_not_running");
-    expect(transitionRefusal({ ...running, status: "canceled" }, "fail", { keyId: "k1" }).message).toContain("canceled");
+    expect(transitionRefusal({ ...running, status: "queued" }, "heartbeat", { keyId: "k1" }).code).toBe(
+      "job_not_running",
+    );
+    expect(transitionRefusal({ ...running, status: "canceled" }, "fail", { keyId: "k1" }).message).toContain(
+      "canceled",
+    );
     expect(transitionRefusal(running, "complete", { keyId: "k2" }).code).toBe("lease_not_held");
     expect(transitionRefusal(running, "complete", { keyId: "k1", attempt: 1 }).code).toBe("lease_not_held");
-    expect(transitionRefusal({ ...running, status: "succeeded" }, "cancel", { keyId: "k1" }).code).toBe("job_already_finished");
+    expect(transitionRefusal({ ...running, status: "succeeded" }, "cancel", { keyId: "k1" }).code).toBe(
+      "job_already_finished",
+    );
     expect(transitionRefusal(running, "complete", { keyId: "k1", attempt: 2 }).code).toBe("conflict");
     expect(transitionRefusal(running, "cancel", { keyId: "k9" }).status).toBe(409);
   });
@@ -40,7 +46,10 @@ describe("the list cursor", () => {
     const cursor = { createdUs: "1796000000123456", id: "0b9c7d1e-6a3f-4c55-9e2b-2f1a7c3d4e5f" };
     expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
     for (const bad of ["", "nope!", btoa("123.not-a-uuid"), btoa(`x.${cursor.id}`), "A".repeat(101)]) {
-      expect(code(() => decodeCursor(bad)), bad).toBe("validation_failed");
+      expect(
+        code(() => decodeCursor(bad)),
+        bad,
+      ).toBe("validation_failed");
     }
   });
 });
@@ -56,10 +65,16 @@ describe("field caps and parsing", () => {
 
   it("reads the list query and refuses what it does not know", () => {
     expect(parseListQuery(new URL("http://x/jobs"))).toEqual({ status: null, type: null, cursor: null, limit: 50 });
-    expect(parseListQuery(new URL("http://x/jobs?status=failed&type=a.b&limit=5&other=1")))
-      .toMatchObject({ status: "failed", type: "a.b", limit: 5 });
+    expect(parseListQuery(new URL("http://x/jobs?status=failed&type=a.b&limit=5&other=1"))).toMatchObject({
+      status: "failed",
+      type: "a.b",
+      limit: 5,
+    });
     for (const q of ["status=cancelled", "type=", "limit=101", "limit=2.5"]) {
-      expect(code(() => parseListQuery(new URL(`http://x/jobs?${q}`))), q).toBe("validation_failed");
+      expect(
+        code(() => parseListQuery(new URL(`http://x/jobs?${q}`))),
+        q,
+      ).toBe("validation_failed");
     }
   });
 
@@ -68,7 +83,8 @@ describe("field caps and parsing", () => {
     expect(parseRunAt("2027-11-28T00:00:00Z", now)?.toISOString()).toBe("2027-11-28T00:00:00.000Z");
     expect(code(() => parseRunAt("2027-11-30T00:00:00Z", now))).toBe("validation_failed");
     expect(parseRunAt(undefined, now)).toBeNull();
-    const req = (value?: string) => new Request("http://x/jobs", { headers: value === undefined ? {} : { "idempotency-key": value } });
+    const req = (value?: string) =>
+      new Request("http://x/jobs", { headers: value === undefined ? {} : { "idempotency-key": value } });
     expect(idempotencyKey(req())).toBeNull();
     expect(idempotencyKey(req("order-17"))).toBe("order-17");
     expect(code(() => idempotencyKey(req("has space")))).toBe("validation_failed");
@@ -81,7 +97,9 @@ describe("loadJobSettings", () => {
     expect(loadJobSettings({ JOBS_RETENTION_DAYS: "30" }).retentionDays).toBe(30);
     expect(() => loadJobSettings({ JOBS_RETENTION_DAYS: "0" })).toThrow(/JOBS_RETENTION_DAYS/);
     expect(() => loadJobSettings({ JOBS_CREATE_PER_MINUTE: "many" })).toThrow(/JOBS_CREATE_PER_MINUTE/);
-    expect(() => loadJobSettings({ JOBS_RETRY_BASE_SECONDS: "100", JOBS_RETRY_MAX_SECONDS: "10" })).toThrow(/JOBS_RETRY_MAX_SECONDS/);
+    expect(() => loadJobSettings({ JOBS_RETRY_BASE_SECONDS: "100", JOBS_RETRY_MAX_SECONDS: "10" })).toThrow(
+      /JOBS_RETRY_MAX_SECONDS/,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 /** Shared arrangements for the jobs suites. */
 import type pg from "pg";
 import { createUser } from "../helpers/database.ts";
-import { call, type Call, insertKey } from "../keys/helpers.ts";
+import { type Call, call, insertKey } from "../keys/helpers.ts";
 
 export const ALL_JOB_SCOPES = ["jobs:read", "jobs:write", "jobs:work"];
 
@@ -19,7 +19,11 @@ export async function userWithKey(admin: pg.Pool, scopes: string[] = ALL_JOB_SCO
 }
 
 /** Another key of the same user. */
-export async function anotherKey(admin: pg.Pool, holder: KeyHolder, scopes: string[] = ALL_JOB_SCOPES): Promise<KeyHolder> {
+export async function anotherKey(
+  admin: pg.Pool,
+  holder: KeyHolder,
+  scopes: string[] = ALL_JOB_SCOPES,
+): Promise<KeyHolder> {
   const key = await insertKey(admin, holder.userId, { scopes });
   return { userId: holder.userId, key: key.key, keyId: key.id };
 }

@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 
 const count = async (sql: string, values: unknown[]) => (await t.admin.query(sql, values)).rows[0].n as number;
-const jobsOf = (holder: KeyHolder) => count("select count(*)::int as n from public.jobs where user_id = $1", [holder.userId]);
+const jobsOf = (holder: KeyHolder) =>
+  count("select count(*)::int as n from public.jobs where user_id = $1", [holder.userId]);
 
 async function finishAll(holder: KeyHolder): Promise<void> {
   const claimed = await jobs("jobs/claim", holder.key, post({ limit: 100 }));
@@ -52,7 +53,10 @@ describe("job limits", () => {
   it("refuses a job past the per-minute rate with 429 rate_limited and Retry-After, for that user only", async () => {
     const owner = await userWithKey(t.admin);
     for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < 3; i++) expect((await jobs("jobs", owner.key, post({ type: "rate" }, { "idempotency-key": `r${round}-${i}` }))).status).toBe(202);
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await jobs("jobs", owner.key, post({ type: "rate" }, { "idempotency-key": `r${round}-${i}` }))).status,
+        ).toBe(202);
       await finishAll(owner);
     }
     const over = await jobs("jobs", owner.key, post({ type: "rate" }));
@@ -84,7 +88,8 @@ describe("job limits", () => {
       [old.userId],
     );
     const writer = await userWithKey(t.admin);
-    const oldCount = () => count("select count(*)::int as n from public.jobs where user_id = $1 and type = 'old'", [old.userId]);
+    const oldCount = () =>
+      count("select count(*)::int as n from public.jobs where user_id = $1 and type = 'old'", [old.userId]);
     expect(await oldCount()).toBe(150);
     await jobs("jobs", writer.key, post({ type: "trigger" }));
     expect(await oldCount()).toBe(50);

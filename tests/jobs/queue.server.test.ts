@@ -15,7 +15,10 @@ let jobs: ReturnType<typeof jobsClient>;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url, env: { JOBS_RETRY_BASE_SECONDS: "1", JOBS_RETRY_MAX_SECONDS: "60" } });
+  server = await startServer({
+    databaseUrl: t.url,
+    env: { JOBS_RETRY_BASE_SECONDS: "1", JOBS_RETRY_MAX_SECONDS: "60" },
+  });
   jobs = jobsClient(server.url);
 });
 afterAll(async () => {
@@ -45,19 +48,34 @@ describe("the lifecycle", () => {
 
     const [claimed] = await claim(worker, { lease_seconds: 30 });
     expect(claimed).toMatchObject({
-      id, type: "report", status: "running", payload: { month: "2026-11" }, attempts: 1, max_attempts: 2,
-      created_by_key_id: owner.keyId, claimed_by_key_id: worker.keyId, progress: null,
+      id,
+      type: "report",
+      status: "running",
+      payload: { month: "2026-11" },
+      attempts: 1,
+      max_attempts: 2,
+      created_by_key_id: owner.keyId,
+      claimed_by_key_id: worker.keyId,
+      progress: null,
     });
     const leaseEnd = Date.parse(claimed.lease_expires_at);
     expect(leaseEnd - Date.parse(claimed.updated_at)).toBe(30_000);
 
-    const beat = await jobs(`jobs/${id}/heartbeat`, worker.key, post({ attempt: 1, progress: { done: 3, total: 10 }, lease_seconds: 120 }));
+    const beat = await jobs(
+      `jobs/${id}/heartbeat`,
+      worker.key,
+      post({ attempt: 1, progress: { done: 3, total: 10 }, lease_seconds: 120 }),
+    );
     expect(beat.status).toBe(200);
     expect(beat.body).toMatchObject({ status: "running", progress: { done: 3, total: 10 } });
     expect(Date.parse(beat.body.lease_expires_at) - Date.parse(beat.body.updated_at)).toBe(120_000);
 
     const read = await jobs(`jobs/${id}`, owner.key);
-    expect(read.body).toMatchObject({ status: "running", progress: { done: 3, total: 10 }, claimed_by_key_id: worker.keyId });
+    expect(read.body).toMatchObject({
+      status: "running",
+      progress: { done: 3, total: 10 },
+      claimed_by_key_id: worker.keyId,
+    });
 
     const done = await jobs(`jobs/${id}/complete`, worker.key, post({ attempt: 1, result: { rows: 42 } }));
     expect(done.status).toBe(200);
@@ -66,7 +84,10 @@ describe("the lifecycle", () => {
 
     expect(refusal(await jobs(`jobs/${id}/complete`, worker.key, post({})))).toEqual([409, "job_not_running"]);
     expect(refusal(await jobs(`jobs/${id}/heartbeat`, worker.key, post({})))).toEqual([409, "job_not_running"]);
-    expect(refusal(await jobs(`jobs/${id}/fail`, worker.key, post({ error: "late" })))).toEqual([409, "job_not_running"]);
+    expect(refusal(await jobs(`jobs/${id}/fail`, worker.key, post({ error: "late" })))).toEqual([
+      409,
+      "job_not_running",
+    ]);
     expect(refusal(await jobs(`jobs/${id}/cancel`, owner.key, post()))).toEqual([409, "job_already_finished"]);
     expect((await jobs(`jobs/${id}`, owner.key)).body).toMatchObject({ status: "succeeded", result: { rows: 42 } });
   });
@@ -104,7 +125,10 @@ describe("the lifecycle", () => {
       const res = await jobs(`jobs/${id}/${action}`, sibling.key, post(action === "fail" ? { error: "x" } : {}));
       expect(refusal(res)).toEqual([409, "lease_not_held"]);
     }
-    expect(refusal(await jobs(`jobs/${id}/complete`, holder.key, post({ attempt: 2 })))).toEqual([409, "lease_not_held"]);
+    expect(refusal(await jobs(`jobs/${id}/complete`, holder.key, post({ attempt: 2 })))).toEqual([
+      409,
+      "lease_not_held",
+    ]);
     expect(await statusOf(t.admin, id)).toBe("running");
     expect((await jobs(`jobs/${id}/complete`, holder.key, post({ attempt: 1 }))).status).toBe(200);
   });
@@ -117,7 +141,12 @@ describe("the lifecycle", () => {
       const [job] = await claim(owner, { types: ["flaky"] });
       expect([job.id, job.attempts]).toEqual([id, attempt]);
       const failed = await jobs(`jobs/${id}/fail`, owner.key, post({ attempt, error: `boom ${attempt}` }));
-      expect(failed.body).toMatchObject({ status: "queued", attempts: attempt, error: `boom ${attempt}`, finished_at: null });
+      expect(failed.body).toMatchObject({
+        status: "queued",
+        attempts: attempt,
+        error: `boom ${attempt}`,
+        finished_at: null,
+      });
       delays.push(Date.parse(failed.body.run_at) - Date.parse(failed.body.updated_at));
       // Not due yet: nothing to claim. Then make it due instead of waiting out the backoff.
       expect(await claim(owner, { types: ["flaky"] })).toEqual([]);
@@ -164,11 +193,18 @@ describe("leases", () => {
     const [first] = await claim(silent, { lease_seconds: 1 });
     expect(first.id).toBe(id);
 
-    const reclaimed = await until(() => claim(rescuer, { types: ["lease"] }), (got) => got.length > 0, 10_000);
+    const reclaimed = await until(
+      () => claim(rescuer, { types: ["lease"] }),
+      (got) => got.length > 0,
+      10_000,
+    );
     expect(reclaimed.map((j) => [j.id, j.attempts, j.claimed_by_key_id])).toEqual([[id, 2, rescuer.keyId]]);
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(first.lease_expires_at));
 
-    expect(refusal(await jobs(`jobs/${id}/complete`, silent.key, post({ attempt: 1 })))).toEqual([409, "lease_not_held"]);
+    expect(refusal(await jobs(`jobs/${id}/complete`, silent.key, post({ attempt: 1 })))).toEqual([
+      409,
+      "lease_not_held",
+    ]);
     const done = await jobs(`jobs/${id}/complete`, rescuer.key, post({ attempt: 2, result: { ok: true } }));
     expect(done.body).toMatchObject({ status: "succeeded", attempts: 2, result: { ok: true } });
   });
@@ -177,9 +213,16 @@ describe("leases", () => {
     const owner = await userWithKey(t.admin);
     const id = await submit(owner, { type: "same-key" });
     await claim(owner, { types: ["same-key"], lease_seconds: 1 });
-    const again = await until(() => claim(owner, { types: ["same-key"] }), (got) => got.length > 0, 10_000);
+    const again = await until(
+      () => claim(owner, { types: ["same-key"] }),
+      (got) => got.length > 0,
+      10_000,
+    );
     expect(again.map((j) => [j.id, j.attempts])).toEqual([[id, 2]]);
-    expect(refusal(await jobs(`jobs/${id}/fail`, owner.key, post({ attempt: 1, error: "stale" })))).toEqual([409, "lease_not_held"]);
+    expect(refusal(await jobs(`jobs/${id}/fail`, owner.key, post({ attempt: 1, error: "stale" })))).toEqual([
+      409,
+      "lease_not_held",
+    ]);
     expect(await statusOf(t.admin, id)).toBe("running");
   });
 
@@ -187,10 +230,14 @@ describe("leases", () => {
     const owner = await userWithKey(t.admin);
     const id = await submit(owner, { type: "last", max_attempts: 1 });
     await claim(owner, { types: ["last"], lease_seconds: 1 });
-    const job = await until(async () => {
-      await claim(owner, { types: ["nothing-of-this-type"] }); // a claim reclaims expired leases, whatever the types
-      return (await jobs(`jobs/${id}`, owner.key)).body;
-    }, (got) => got.status !== "running", 10_000);
+    const job = await until(
+      async () => {
+        await claim(owner, { types: ["nothing-of-this-type"] }); // a claim reclaims expired leases, whatever the types
+        return (await jobs(`jobs/${id}`, owner.key)).body;
+      },
+      (got) => got.status !== "running",
+      10_000,
+    );
     expect(job).toMatchObject({ status: "failed", attempts: 1, lease_expires_at: null });
     expect(job.error).toMatch(/lease expired/);
   });
@@ -294,7 +341,12 @@ describe("refusals of bad input", () => {
       await jobs(`jobs/${id}/fail`, owner.key, post({ error: "y".repeat(2001) })),
     ];
     expect(tooBig.map(refusal)).toEqual(tooBig.map(() => [413, "payload_too_large"]));
-    expect((await jobs(`jobs/${id}`, owner.key)).body).toMatchObject({ status: "running", progress: null, result: null, error: null });
+    expect((await jobs(`jobs/${id}`, owner.key)).body).toMatchObject({
+      status: "running",
+      progress: null,
+      result: null,
+      error: null,
+    });
   });
 
   it("answers 400 to bad bodies and headers, 404 to unknown jobs and actions, 405 to other methods", async () => {
@@ -319,7 +371,11 @@ describe("refusals of bad input", () => {
     ];
     expect(bad.map(refusal)).toEqual(bad.map(() => [400, "validation_failed"]));
     expect(await statusOf(t.admin, id)).toBe("queued");
-    expect(Number((await t.admin.query("select count(*) from public.jobs where user_id = $1", [owner.userId])).rows[0].count)).toBe(1);
+    expect(
+      Number(
+        (await t.admin.query("select count(*) from public.jobs where user_id = $1", [owner.userId])).rows[0].count,
+      ),
+    ).toBe(1);
     expect((await jobs(`jobs/${id}/fail`, owner.key, post({ error: "x" }))).status).toBe(409);
 
     // Values the database itself refuses are the caller's fault too: 400, never a 5xx.
@@ -349,13 +405,15 @@ describe("races", () => {
     }
     const workers = await Promise.all(Array.from({ length: 20 }, () => anotherKey(t.admin, owner, ["jobs:work"])));
     const claimedBy = new Map<string, string[]>();
-    await Promise.all(workers.map(async (worker) => {
-      for (let round = 0; round < 100; round++) {
-        const got = await claim(worker, { types: ["race"], limit: 3, lease_seconds: 600 });
-        if (got.length === 0) return;
-        for (const job of got) claimedBy.set(job.id, [...(claimedBy.get(job.id) ?? []), worker.keyId]);
-      }
-    }));
+    await Promise.all(
+      workers.map(async (worker) => {
+        for (let round = 0; round < 100; round++) {
+          const got = await claim(worker, { types: ["race"], limit: 3, lease_seconds: 600 });
+          if (got.length === 0) return;
+          for (const job of got) claimedBy.set(job.id, [...(claimedBy.get(job.id) ?? []), worker.keyId]);
+        }
+      }),
+    );
     expect([...claimedBy.keys()].sort()).toEqual([...submitted].sort());
     expect([...claimedBy.values()].filter((keys) => keys.length !== 1)).toEqual([]);
     expect(new Set([...claimedBy.values()].flat()).size).toBeGreaterThan(1);
@@ -369,7 +427,9 @@ describe("races", () => {
   it("makes one job of 25 identical submissions at once with one Idempotency-Key, and answers each the same", async () => {
     const owner = await userWithKey(t.admin);
     const body = { type: "charge", payload: { amount: 100 } };
-    const answers = await Promise.all(Array.from({ length: 25 }, () => jobs("jobs", owner.key, post(body, { "idempotency-key": "order-17" }))));
+    const answers = await Promise.all(
+      Array.from({ length: 25 }, () => jobs("jobs", owner.key, post(body, { "idempotency-key": "order-17" }))),
+    );
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([202]));
     expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
     expect(answers.filter((a) => a.headers.get("idempotent-replayed") === "true")).toHaveLength(24);
@@ -381,9 +441,15 @@ describe("races", () => {
     await jobs(`jobs/${job.id}/complete`, owner.key, post());
     const later = await jobs("jobs", owner.key, post(body, { "idempotency-key": "order-17" }));
     expect([later.status, later.body]).toEqual([202, answers[0].body]);
-    const other = await jobs("jobs", owner.key, post({ ...body, payload: { amount: 999 } }, { "idempotency-key": "order-17" }));
+    const other = await jobs(
+      "jobs",
+      owner.key,
+      post({ ...body, payload: { amount: 999 } }, { "idempotency-key": "order-17" }),
+    );
     expect(refusal(other)).toEqual([409, "idempotency_key_reused"]);
-    expect((await t.admin.query("select count(*)::int as n from public.jobs where user_id = $1", [owner.userId])).rows[0].n).toBe(1);
+    expect(
+      (await t.admin.query("select count(*)::int as n from public.jobs where user_id = $1", [owner.userId])).rows[0].n,
+    ).toBe(1);
 
     // Keys are per owner: another user's same key makes their own job.
     const stranger = await userWithKey(t.admin);

@@ -5,8 +5,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import type { JobRow, JobSubmissionRow } from "../../functions/_shared/db-rows.ts";
+import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 
 let database: TestDatabase;
 
@@ -37,8 +37,16 @@ interface Submission {
 async function submit(userId: string, keyId: string | null, s: Submission = {}): Promise<JobSubmissionRow> {
   const [row] = await database.db.query<JobSubmissionRow>(
     "select * from keygate.create_job($1, $2, $3, $4, null, $5, 0, $6, $7, $8, 7)",
-    [userId, keyId, s.type ?? "report", s.payload === undefined ? { n: 1 } : s.payload, s.maxAttempts ?? 3, s.idempotencyKey ?? null,
-      s.maxPerMinute ?? 600, s.maxUnfinished ?? 1000],
+    [
+      userId,
+      keyId,
+      s.type ?? "report",
+      s.payload === undefined ? { n: 1 } : s.payload,
+      s.maxAttempts ?? 3,
+      s.idempotencyKey ?? null,
+      s.maxPerMinute ?? 600,
+      s.maxUnfinished ?? 1000,
+    ],
   );
   return row;
 }
@@ -53,8 +61,14 @@ describe("keygate.create_job", () => {
     const row = await submit(user.id, keyId, { type: "email.send", payload: { to: "a@example.test" } });
     expect(row.outcome).toBe("created");
     expect(await getJob(user.id, row.job_id!)).toMatchObject({
-      user_id: user.id, api_key_id: keyId, type: "email.send", payload: { to: "a@example.test" }, status: "queued",
-      attempts: 0, max_attempts: 3, priority: 0,
+      user_id: user.id,
+      api_key_id: keyId,
+      type: "email.send",
+      payload: { to: "a@example.test" },
+      status: "queued",
+      attempts: 0,
+      max_attempts: 3,
+      priority: 0,
     });
   });
 
@@ -66,16 +80,33 @@ describe("keygate.create_job", () => {
 
   it("refuses a malformed type or a payload that is not an object", async () => {
     const user = await createUser(database.admin);
-    expect(await submit(user.id, null, { type: "bad type!" }).then(() => null, (e) => e)).toMatchObject({ code: "validation_failed", status: 400 });
-    expect(await submit(user.id, null, { payload: JSON.stringify([1, 2]) }).then(() => null, (e) => e)).toMatchObject({ code: "validation_failed" });
-    expect(await submit(user.id, null, { maxAttempts: 0 }).then(() => null, (e) => e)).toMatchObject({ code: "validation_failed" });
+    expect(
+      await submit(user.id, null, { type: "bad type!" }).then(
+        () => null,
+        (e) => e,
+      ),
+    ).toMatchObject({ code: "validation_failed", status: 400 });
+    expect(
+      await submit(user.id, null, { payload: JSON.stringify([1, 2]) }).then(
+        () => null,
+        (e) => e,
+      ),
+    ).toMatchObject({ code: "validation_failed" });
+    expect(
+      await submit(user.id, null, { maxAttempts: 0 }).then(
+        () => null,
+        (e) => e,
+      ),
+    ).toMatchObject({ code: "validation_failed" });
   });
 
   it("replays an Idempotency-Key with the same request and names a reuse with another", async () => {
     const user = await createUser(database.admin);
     const first = await submit(user.id, null, { idempotencyKey: "k1" });
     expect(await submit(user.id, null, { idempotencyKey: "k1" })).toEqual({ ...first, outcome: "replayed" });
-    expect((await submit(user.id, null, { idempotencyKey: "k1", payload: { n: 2 } })).outcome).toBe("idempotency_key_reused");
+    expect((await submit(user.id, null, { idempotencyKey: "k1", payload: { n: 2 } })).outcome).toBe(
+      "idempotency_key_reused",
+    );
     expect((await submit(user.id, null, { idempotencyKey: "k2" })).outcome).toBe("created");
   });
 
@@ -102,7 +133,9 @@ describe("keygate.create_job", () => {
   it("knows the status canceled and not the old spelling", async () => {
     const user = await createUser(database.admin);
     const { job_id } = await submit(user.id, null);
-    await expect(database.admin.query("update public.jobs set status = 'cancelled' where id = $1", [job_id])).rejects.toMatchObject({ code: "23514" });
+    await expect(
+      database.admin.query("update public.jobs set status = 'cancelled' where id = $1", [job_id]),
+    ).rejects.toMatchObject({ code: "23514" });
     await database.admin.query("update public.jobs set status = 'canceled' where id = $1", [job_id]);
   });
 });
@@ -115,7 +148,9 @@ describe("keygate.list_jobs", () => {
     const user = await createUser(database.admin);
     const other = await createUser(database.admin);
     const older = await submit(user.id, null, { type: "first" });
-    await database.admin.query("update public.jobs set created_at = now() - interval '1 hour' where id = $1", [older.job_id]);
+    await database.admin.query("update public.jobs set created_at = now() - interval '1 hour' where id = $1", [
+      older.job_id,
+    ]);
     const newer = await submit(user.id, null, { type: "second" });
     await submit(other.id, null, { type: "theirs" });
     expect((await list(user.id, 50)).map((j) => j.id)).toEqual([newer.job_id, older.job_id]);
@@ -124,7 +159,10 @@ describe("keygate.list_jobs", () => {
 
   it("clamps the limit to 1..100", async () => {
     const user = await createUser(database.admin);
-    await database.admin.query("insert into public.jobs (user_id, type) select $1, 'bulk' from generate_series(1, 105)", [user.id]);
+    await database.admin.query(
+      "insert into public.jobs (user_id, type) select $1, 'bulk' from generate_series(1, 105)",
+      [user.id],
+    );
     expect((await list(user.id, 0)).length).toBe(1);
     expect((await list(user.id, 3)).length).toBe(3);
     expect((await list(user.id, 1000)).length).toBe(100);
@@ -153,8 +191,17 @@ describe("the transitions", () => {
     // Queued: nothing to report on.
     await none("select * from keygate.complete_job($1, $2, $3, null, null)", [owner.id, keyId, job_id]);
     await none("select * from keygate.heartbeat_job($1, $2, $3)", [owner.id, keyId, job_id]);
-    const [claimed] = await database.db.query<JobRow>("select * from keygate.claim_jobs($1, $2, null, 1, 60)", [owner.id, keyId]);
-    expect(claimed).toMatchObject({ id: job_id, status: "running", attempts: 1, claimed_by_key_id: keyId, lease_seconds: 60 });
+    const [claimed] = await database.db.query<JobRow>("select * from keygate.claim_jobs($1, $2, null, 1, 60)", [
+      owner.id,
+      keyId,
+    ]);
+    expect(claimed).toMatchObject({
+      id: job_id,
+      status: "running",
+      attempts: 1,
+      claimed_by_key_id: keyId,
+      lease_seconds: 60,
+    });
     // Running: only for the claiming key and its attempt.
     await none("select * from keygate.fail_job($1, $2, $3, null, 'x')", [owner.id, otherKey, job_id]);
     await none("select * from keygate.fail_job($1, $2, $3, 2, 'x')", [owner.id, keyId, job_id]);
@@ -170,7 +217,10 @@ describe("the transitions", () => {
     for (let attempt = 1; attempt <= 5; attempt++) {
       await database.admin.query("update public.jobs set run_at = now() where id = $1", [job_id]);
       await database.db.query("select * from keygate.claim_jobs($1, $2, null, 1, 60)", [owner.id, keyId]);
-      const [job] = await database.db.query<JobRow>("select * from keygate.fail_job($1, $2, $3, $4, 'x', true, 10, 50)", [owner.id, keyId, job_id, attempt]);
+      const [job] = await database.db.query<JobRow>(
+        "select * from keygate.fail_job($1, $2, $3, $4, 'x', true, 10, 50)",
+        [owner.id, keyId, job_id, attempt],
+      );
       delays.push((job.run_at.getTime() - job.updated_at.getTime()) / 1000);
     }
     expect(delays).toEqual([10, 20, 40, 50, 50]);

@@ -17,7 +17,8 @@ import { jobsClient, type KeyHolder, post, userWithKey } from "./helpers.ts";
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 const required = process.env.KEYGATE_REQUIRE_ALL === "1";
-if (!hasChromium && !required) console.log(`skipping the Jobs view browser test: Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
+if (!hasChromium && !required)
+  console.log(`skipping the Jobs view browser test: Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
 
 let t: TestDatabase;
 let server: RunningServer;
@@ -36,7 +37,8 @@ afterAll(async () => {
 /** A user with a key and jobs in several states: 2 queued, 1 running with progress, 1 failed, 1 succeeded. */
 async function userWithJobs(): Promise<KeyHolder & { cookie: string; ids: Record<string, string> }> {
   const owner = await userWithKey(t.admin);
-  const submit = async (type: string, extra = {}) => (await jobs("jobs", owner.key, post({ type, ...extra }))).body.id as string;
+  const submit = async (type: string, extra = {}) =>
+    (await jobs("jobs", owner.key, post({ type, ...extra }))).body.id as string;
   const ids = {
     done: await submit("report.done"),
     failed: await submit("report.failed", { max_attempts: 1 }),
@@ -44,7 +46,8 @@ async function userWithJobs(): Promise<KeyHolder & { cookie: string; ids: Record
     queued1: await submit("report.queued"),
     queued2: await submit("report.queued", { run_at: new Date(Date.now() + 3_600_000).toISOString() }),
   };
-  for (const type of ["report.done", "report.failed", "report.running"]) await jobs("jobs/claim", owner.key, post({ types: [type] }));
+  for (const type of ["report.done", "report.failed", "report.running"])
+    await jobs("jobs/claim", owner.key, post({ types: [type] }));
   await jobs(`jobs/${ids.done}/complete`, owner.key, post({ result: { ok: 1 } }));
   await jobs(`jobs/${ids.failed}/fail`, owner.key, post({ error: "<b>no such month</b>" }));
   await jobs(`jobs/${ids.running}/heartbeat`, owner.key, post({ progress: { done: 3, total: 10 } }));
@@ -61,7 +64,11 @@ describe("GET /jobs/summary", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.body.counts).toEqual({ queued: 2, running: 1, succeeded: 1, failed: 1, canceled: 0 });
     expect(res.body.jobs.map((j: { id: string }) => j.id)).toEqual([
-      user.ids.queued2, user.ids.queued1, user.ids.running, user.ids.failed, user.ids.done,
+      user.ids.queued2,
+      user.ids.queued1,
+      user.ids.running,
+      user.ids.failed,
+      user.ids.done,
     ]);
     expect(res.body.jobs[2]).toMatchObject({ status: "running", progress: { done: 3, total: 10 }, attempts: 1 });
     expect(res.body.jobs[3]).toMatchObject({ status: "failed", error: "<b>no such month</b>" });
@@ -72,9 +79,13 @@ describe("GET /jobs/summary", () => {
     const user = await userWithJobs();
     const none = await call(server.url, "jobs/summary");
     expect([none.status, none.body.error.code]).toEqual([401, "unauthorized"]);
-    const withKey = await call(server.url, "jobs/summary", { headers: { "x-api-key": user.key, authorization: `Bearer ${user.key}` } });
+    const withKey = await call(server.url, "jobs/summary", {
+      headers: { "x-api-key": user.key, authorization: `Bearer ${user.key}` },
+    });
     expect([withKey.status, withKey.body.error.code]).toEqual([401, "unauthorized"]);
-    expect((await call(server.url, "jobs/summary", { method: "POST", headers: { cookie: user.cookie } })).status).toBe(405);
+    expect((await call(server.url, "jobs/summary", { method: "POST", headers: { cookie: user.cookie } })).status).toBe(
+      405,
+    );
   });
 
   it("grants credentialed CORS to the dashboard's origins only", async () => {
@@ -82,7 +93,9 @@ describe("GET /jobs/summary", () => {
     const ok = await call(server.url, "jobs/summary", { headers: { cookie: user.cookie, origin: server.url } });
     expect(ok.headers.get("access-control-allow-origin")).toBe(server.url);
     expect(ok.headers.get("access-control-allow-credentials")).toBe("true");
-    const evil = await call(server.url, "jobs/summary", { headers: { cookie: user.cookie, origin: "https://evil.example" } });
+    const evil = await call(server.url, "jobs/summary", {
+      headers: { cookie: user.cookie, origin: "https://evil.example" },
+    });
     expect(evil.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
@@ -91,8 +104,12 @@ describe.skipIf(!hasChromium && !required)("the dashboard's Jobs view in a real 
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`KEYGATE_REQUIRE_ALL=1 but Chromium is missing at ${CHROMIUM}: apt-get install chromium`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    if (!hasChromium)
+      throw new Error(`KEYGATE_REQUIRE_ALL=1 but Chromium is missing at ${CHROMIUM}: apt-get install chromium`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -103,7 +120,16 @@ describe.skipIf(!hasChromium && !required)("the dashboard's Jobs view in a real 
     const context = await browser!.newContext({ viewport: { width: 1200, height: 900 } });
     try {
       const { hostname } = new URL(server.url);
-      await context.addCookies([{ name: "kg_session", value: user.cookie.split("=")[1], domain: hostname, path: "/", httpOnly: true, sameSite: "Lax" }]);
+      await context.addCookies([
+        {
+          name: "kg_session",
+          value: user.cookie.split("=")[1],
+          domain: hostname,
+          path: "/",
+          httpOnly: true,
+          sameSite: "Lax",
+        },
+      ]);
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
       await page.goto(`${server.url}/`);

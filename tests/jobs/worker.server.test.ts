@@ -39,13 +39,24 @@ describe("examples/worker.ts", () => {
     const bad = await submit(owner, { type: "demo", payload: { fail: "no such report" }, max_attempts: 1 });
     const stop = new AbortController();
     const lines: string[] = [];
-    const running = runWorker({ url: server.url, apiKey: worker.key, handle: demoHandler, stop: stop.signal, idleMs: 50, log: (l) => lines.push(l) });
+    const running = runWorker({
+      url: server.url,
+      apiKey: worker.key,
+      handle: demoHandler,
+      stop: stop.signal,
+      idleMs: 50,
+      log: (l) => lines.push(l),
+    });
     const statuses = await until(() => finishedStatuses([ok, bad]), allFinished, 20_000);
     stop.abort();
     expect(await running).toEqual({ finished: 2 });
     expect(statuses).toEqual(["succeeded", "failed"]);
     const done = (await jobs(`jobs/${ok}`, owner.key)).body;
-    expect(done).toMatchObject({ result: { steps: 3, type: "demo" }, progress: { done: 3, total: 3 }, claimed_by_key_id: worker.keyId });
+    expect(done).toMatchObject({
+      result: { steps: 3, type: "demo" },
+      progress: { done: 3, total: 3 },
+      claimed_by_key_id: worker.keyId,
+    });
     expect((await jobs(`jobs/${bad}`, owner.key)).body).toMatchObject({ status: "failed", error: "no such report" });
     expect(lines.join("\n")).not.toContain(worker.key);
   });
@@ -55,8 +66,19 @@ describe("examples/worker.ts", () => {
     const slow = await submit(owner, { type: "slow", payload: { steps: 200, step_ms: 50 } });
     const next = await submit(owner, { type: "slow", payload: { steps: 1, step_ms: 1 } });
     const stop = new AbortController();
-    const running = runWorker({ url: server.url, apiKey: owner.key, handle: demoHandler, stop: stop.signal, idleMs: 50, log: () => {} });
-    await until(() => statusOf(t.admin, slow), (s) => s === "running", 10_000);
+    const running = runWorker({
+      url: server.url,
+      apiKey: owner.key,
+      handle: demoHandler,
+      stop: stop.signal,
+      idleMs: 50,
+      log: () => {},
+    });
+    await until(
+      () => statusOf(t.admin, slow),
+      (s) => s === "running",
+      10_000,
+    );
     expect((await jobs(`jobs/${slow}/cancel`, owner.key, post())).status).toBe(200);
     const statuses = await until(() => finishedStatuses([slow, next]), allFinished, 20_000);
     stop.abort();
@@ -70,8 +92,13 @@ describe("examples/worker.ts", () => {
     const child = spawn(denoBin, ["run", "--allow-env", "--allow-net", "--no-config", "examples/worker.ts"], {
       cwd: projectRoot,
       env: {
-        PATH: process.env.PATH, HOME: process.env.HOME, DENO_DIR: process.env.DENO_DIR ?? "", NO_COLOR: "1",
-        KEYGATE_URL: server.url, KEYGATE_API_KEY: owner.key, KEYGATE_LEASE_SECONDS: "5",
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DENO_DIR: process.env.DENO_DIR ?? "",
+        NO_COLOR: "1",
+        KEYGATE_URL: server.url,
+        KEYGATE_API_KEY: owner.key,
+        KEYGATE_LEASE_SECONDS: "5",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -80,7 +107,13 @@ describe("examples/worker.ts", () => {
     child.stderr.on("data", (d) => (output += d));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
-      expect(await until(() => statusOf(t.admin, id), (s) => s === "running", 30_000)).toBe("running");
+      expect(
+        await until(
+          () => statusOf(t.admin, id),
+          (s) => s === "running",
+          30_000,
+        ),
+      ).toBe("running");
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {

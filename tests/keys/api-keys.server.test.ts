@@ -30,7 +30,11 @@ const keyCount = async (userId: string) =>
 describe("POST /api-keys", () => {
   it("creates a key, returns it once with no-store, and stores only its hash", async () => {
     const user = await createSignedInUser(t.admin);
-    const res = await call(server.url, "api-keys", asUser(user, { method: "POST", json: { name: "ci", scopes: ["jobs:read"], expires_in_days: 30 } }));
+    const res = await call(
+      server.url,
+      "api-keys",
+      asUser(user, { method: "POST", json: { name: "ci", scopes: ["jobs:read"], expires_in_days: 30 } }),
+    );
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(Object.keys(res.body).sort()).toEqual(["created_at", "expires_at", "id", "key", "name", "scopes", "start"]);
@@ -38,7 +42,10 @@ describe("POST /api-keys", () => {
     expect(res.body).toMatchObject({ name: "ci", scopes: ["jobs:read"], start: res.body.key.slice(0, 10) });
     const days = (Date.parse(res.body.expires_at) - Date.parse(res.body.created_at)) / 86_400_000;
     expect(days).toBeCloseTo(30, 2);
-    const { rows } = await t.admin.query("select row_to_json(k)::text as row, encode(key_hash, 'hex') as hash from public.api_keys k where id = $1", [res.body.id]);
+    const { rows } = await t.admin.query(
+      "select row_to_json(k)::text as row, encode(key_hash, 'hex') as hash from public.api_keys k where id = $1",
+      [res.body.id],
+    );
     expect(rows[0].row).not.toContain(res.body.key.slice(10));
     expect(rows[0].hash).toBe((await import("node:crypto")).createHash("sha256").update(res.body.key).digest("hex"));
     expect(server.output()).not.toContain(res.body.key);
@@ -48,7 +55,11 @@ describe("POST /api-keys", () => {
     const user = await createSignedInUser(t.admin);
     const all = await call(server.url, "api-keys", asUser(user, { method: "POST" }));
     expect(all.status).toBe(201);
-    expect(all.body).toMatchObject({ name: "API key", scopes: ["jobs:read", "jobs:write", "jobs:work"], expires_at: null });
+    expect(all.body).toMatchObject({
+      name: "API key",
+      scopes: ["jobs:read", "jobs:write", "jobs:work"],
+      expires_at: null,
+    });
     const none = await call(server.url, "api-keys", asUser(user, { method: "POST", json: { scopes: [] } }));
     expect(none.body.scopes).toEqual([]);
   });
@@ -70,11 +81,23 @@ describe("POST /api-keys", () => {
       expect(res.status, JSON.stringify(json)).toBe(400);
       expect(res.body.error.code).toBe("validation_failed");
     }
-    const broken = await call(server.url, "api-keys", asUser(user, { method: "POST", body: "{nope", headers: { "content-type": "application/json" } }));
+    const broken = await call(
+      server.url,
+      "api-keys",
+      asUser(user, { method: "POST", body: "{nope", headers: { "content-type": "application/json" } }),
+    );
     expect([broken.status, broken.body.error.code]).toEqual([400, "invalid_json"]);
-    const text = await call(server.url, "api-keys", asUser(user, { method: "POST", body: "name=x", headers: { "content-type": "text/plain" } }));
+    const text = await call(
+      server.url,
+      "api-keys",
+      asUser(user, { method: "POST", body: "name=x", headers: { "content-type": "text/plain" } }),
+    );
     expect([text.status, text.body.error.code]).toEqual([415, "unsupported_media_type"]);
-    const big = await call(server.url, "api-keys", asUser(user, { method: "POST", json: { name: "x".repeat(17 * 1024) } }));
+    const big = await call(
+      server.url,
+      "api-keys",
+      asUser(user, { method: "POST", json: { name: "x".repeat(17 * 1024) } }),
+    );
     expect([big.status, big.body.error.code]).toEqual([413, "payload_too_large"]);
     expect(await keyCount(user.id)).toBe(0);
   });
@@ -105,23 +128,38 @@ describe("POST /api-keys", () => {
     );
     const res = await call(server.url, "api-keys", asUser(user, { method: "POST" }));
     expect([res.status, res.body.error.code]).toEqual([409, "key_limit_reached"]);
-    await t.admin.query("update public.api_keys set revoked_at = now() where id = (select id from public.api_keys where user_id = $1 limit 1)", [user.id]);
+    await t.admin.query(
+      "update public.api_keys set revoked_at = now() where id = (select id from public.api_keys where user_id = $1 limit 1)",
+      [user.id],
+    );
     expect((await call(server.url, "api-keys", asUser(user, { method: "POST" }))).status).toBe(201);
   });
 });
 
 describe("authentication and CSRF", () => {
   it("refuses every route without a session with 401", async () => {
-    const routes: [string, string][] = [["POST", "api-keys"], ["GET", "api-keys"], ["DELETE", `api-keys/${crypto.randomUUID()}`], ["POST", `api-keys/${crypto.randomUUID()}/rotate`]];
+    const routes: [string, string][] = [
+      ["POST", "api-keys"],
+      ["GET", "api-keys"],
+      ["DELETE", `api-keys/${crypto.randomUUID()}`],
+      ["POST", `api-keys/${crypto.randomUUID()}/rotate`],
+    ];
     for (const [method, path] of routes) {
-      const res = await call(server.url, path, { method, headers: { origin, cookie: "kg_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } });
+      const res = await call(server.url, path, {
+        method,
+        headers: { origin, cookie: "kg_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+      });
       expect([res.status, res.body.error.code], `${method} ${path}`).toEqual([401, "unauthorized"]);
     }
   });
 
   it("refuses a cookie POST without an allowed Origin with 403 and creates nothing", async () => {
     const user = await createSignedInUser(t.admin);
-    const attempts: Record<string, string>[] = [{ cookie: user.cookie }, { cookie: user.cookie, origin: "https://evil.example" }, { cookie: user.cookie, origin: "null" }];
+    const attempts: Record<string, string>[] = [
+      { cookie: user.cookie },
+      { cookie: user.cookie, origin: "https://evil.example" },
+      { cookie: user.cookie, origin: "null" },
+    ];
     for (const headers of attempts) {
       const res = await call(server.url, "api-keys", { method: "POST", headers, json: {} });
       expect([res.status, res.body.error.code]).toEqual([403, "csrf_origin_mismatch"]);
@@ -146,10 +184,11 @@ describe("authentication and CSRF", () => {
   });
 
   it("answers the dashboard's preflight and no other origin's", async () => {
-    const preflight = (o: string) => fetch(`${server.url}/functions/v1/api-keys`, {
-      method: "OPTIONS",
-      headers: { origin: o, "access-control-request-method": "POST" },
-    });
+    const preflight = (o: string) =>
+      fetch(`${server.url}/functions/v1/api-keys`, {
+        method: "OPTIONS",
+        headers: { origin: o, "access-control-request-method": "POST" },
+      });
     const ok = await preflight(origin);
     expect(ok.headers.get("access-control-allow-origin")).toBe(origin);
     expect(ok.headers.get("access-control-allow-credentials")).toBe("true");
@@ -169,7 +208,16 @@ describe("GET /api-keys", () => {
     expect(res.status).toBe(200);
     expect(res.body.keys.map((k: { id: string }) => k.id)).toEqual([second.body.id, first.body.id]);
     for (const k of res.body.keys) {
-      expect(Object.keys(k).sort()).toEqual(["created_at", "expires_at", "id", "last_used_at", "name", "revoked_at", "scopes", "start"]);
+      expect(Object.keys(k).sort()).toEqual([
+        "created_at",
+        "expires_at",
+        "id",
+        "last_used_at",
+        "name",
+        "revoked_at",
+        "scopes",
+        "start",
+      ]);
     }
     const text = JSON.stringify(res.body);
     expect(text).not.toContain(first.body.key);
@@ -223,13 +271,22 @@ describe("DELETE /api-keys/<id>", () => {
 describe("POST /api-keys/<id>/rotate", () => {
   it("returns a new key of the same name and scopes; the old one works through its grace, then not", async () => {
     const user = await createSignedInUser(t.admin);
-    const { body: old } = await call(server.url, "api-keys", asUser(user, { method: "POST", json: { name: "deploy", scopes: ["jobs:read"] } }));
-    const res = await call(server.url, `api-keys/${old.id}/rotate`, asUser(user, { method: "POST", json: { grace_seconds: 2 } }));
+    const { body: old } = await call(
+      server.url,
+      "api-keys",
+      asUser(user, { method: "POST", json: { name: "deploy", scopes: ["jobs:read"] } }),
+    );
+    const res = await call(
+      server.url,
+      `api-keys/${old.id}/rotate`,
+      asUser(user, { method: "POST", json: { grace_seconds: 2 } }),
+    );
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.body).toMatchObject({ name: "deploy", scopes: ["jobs:read"] });
     expect(res.body.key).not.toBe(old.key);
-    const verify = async (key: string) => (await call(server.url, "verify-key", { headers: { "x-api-key": key } })).status;
+    const verify = async (key: string) =>
+      (await call(server.url, "verify-key", { headers: { "x-api-key": key } })).status;
     expect(await verify(old.key)).toBe(200);
     expect(await verify(res.body.key)).toBe(200);
     await new Promise((r) => setTimeout(r, 2100));
@@ -243,12 +300,19 @@ describe("POST /api-keys/<id>/rotate", () => {
     const user = await createSignedInUser(t.admin);
     const { body: old } = await call(server.url, "api-keys", asUser(user, { method: "POST" }));
     for (const grace_seconds of [-1, 86_401, 1.5]) {
-      const bad = await call(server.url, `api-keys/${old.id}/rotate`, asUser(user, { method: "POST", json: { grace_seconds } }));
+      const bad = await call(
+        server.url,
+        `api-keys/${old.id}/rotate`,
+        asUser(user, { method: "POST", json: { grace_seconds } }),
+      );
       expect(bad.status).toBe(400);
     }
     const res = await call(server.url, `api-keys/${old.id}/rotate`, asUser(user, { method: "POST" }));
     expect(res.status).toBe(201);
-    const { rows } = await t.admin.query("select extract(epoch from revoked_at - now()) as left from public.api_keys where id = $1", [old.id]);
+    const { rows } = await t.admin.query(
+      "select extract(epoch from revoked_at - now()) as left from public.api_keys where id = $1",
+      [old.id],
+    );
     expect(Number(rows[0].left)).toBeGreaterThan(3500);
     expect(Number(rows[0].left)).toBeLessThanOrEqual(3600);
   });

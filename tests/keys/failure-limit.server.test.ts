@@ -25,13 +25,20 @@ afterAll(async () => {
 });
 
 /** GET verify-key from a chosen loopback source address (Linux routes all of 127.0.0.0/8 to lo). */
-function verifyFrom(localAddress: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+function verifyFrom(
+  localAddress: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${server.url}/functions/v1/verify-key`, { localAddress, headers, agent: false }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
-    });
+    const req = http.request(
+      `${server.url}/functions/v1/verify-key`,
+      { localAddress, headers, agent: false },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -45,7 +52,10 @@ describe("failed verifications per client", () => {
     for (let i = 0; i < LIMIT; i++) {
       expect((await verifyFrom("127.0.0.1", { "x-api-key": generateApiKey("kg"), ...forged })).status).toBe(401);
     }
-    const limited = await verifyFrom("127.0.0.1", { "x-api-key": generateApiKey("kg"), "cf-connecting-ip": "192.0.2.97" });
+    const limited = await verifyFrom("127.0.0.1", {
+      "x-api-key": generateApiKey("kg"),
+      "cf-connecting-ip": "192.0.2.97",
+    });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
     expect(limited.body).toEqual({ valid: false, error: { code: "rate_limited", message: expect.any(String) } });

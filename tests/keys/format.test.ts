@@ -54,47 +54,66 @@ describe("generateApiKey / parseApiKey", () => {
   });
 
   it("parses every generated key", () => {
-    fc.assert(fc.property(prefixes, bytes32, (prefix, secret) => {
-      expect(parseApiKey(keyFrom(prefix, secret), prefix)).not.toBeNull();
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(prefixes, bytes32, (prefix, secret) => {
+        expect(parseApiKey(keyFrom(prefix, secret), prefix)).not.toBeNull();
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("gives distinct secrets distinct keys", () => {
-    fc.assert(fc.property(bytes32, bytes32, (a, b) => {
-      fc.pre(Buffer.compare(a, b) !== 0);
-      expect(keyFrom("kg", a)).not.toBe(keyFrom("kg", b));
-    }));
+    fc.assert(
+      fc.property(bytes32, bytes32, (a, b) => {
+        fc.pre(Buffer.compare(a, b) !== 0);
+        expect(keyFrom("kg", a)).not.toBe(keyFrom("kg", b));
+      }),
+    );
   });
 
   it("rejects every single-character change", () => {
-    const anyChar = fc.oneof(fc.constantFrom(...BASE62_ALPHABET, "_", "-", " ", "é"), fc.string({ minLength: 1, maxLength: 1, unit: "binary" }));
-    fc.assert(fc.property(bytes32, fc.nat(), anyChar, (secret, at, replacement) => {
-      const key = keyFrom("kg", secret);
-      const i = at % key.length;
-      fc.pre(key[i] !== replacement);
-      const changed = key.slice(0, i) + replacement + key.slice(i + 1);
-      expect(parseApiKey(changed, "kg")).toBeNull();
-    }), { numRuns: 2000 });
+    const anyChar = fc.oneof(
+      fc.constantFrom(...BASE62_ALPHABET, "_", "-", " ", "é"),
+      fc.string({ minLength: 1, maxLength: 1, unit: "binary" }),
+    );
+    fc.assert(
+      fc.property(bytes32, fc.nat(), anyChar, (secret, at, replacement) => {
+        const key = keyFrom("kg", secret);
+        const i = at % key.length;
+        fc.pre(key[i] !== replacement);
+        const changed = key.slice(0, i) + replacement + key.slice(i + 1);
+        expect(parseApiKey(changed, "kg")).toBeNull();
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("rejects every key with one character dropped or added", () => {
-    fc.assert(fc.property(bytes32, fc.nat(), fc.constantFrom(...BASE62_ALPHABET), (secret, at, extra) => {
-      const key = keyFrom("kg", secret);
-      const i = at % key.length;
-      expect(parseApiKey(key.slice(0, i) + key.slice(i + 1), "kg")).toBeNull();
-      expect(parseApiKey(key.slice(0, i) + extra + key.slice(i), "kg")).toBeNull();
-    }));
+    fc.assert(
+      fc.property(bytes32, fc.nat(), fc.constantFrom(...BASE62_ALPHABET), (secret, at, extra) => {
+        const key = keyFrom("kg", secret);
+        const i = at % key.length;
+        expect(parseApiKey(key.slice(0, i) + key.slice(i + 1), "kg")).toBeNull();
+        expect(parseApiKey(key.slice(0, i) + extra + key.slice(i), "kg")).toBeNull();
+      }),
+    );
   });
 
   it("rejects random strings, including well-shaped ones", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), (s) => {
-      expect(parseApiKey(s, "kg")).toBeNull();
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (s) => {
+        expect(parseApiKey(s, "kg")).toBeNull();
+      }),
+      { numRuns: 1000 },
+    );
     const shaped = fc.array(fc.constantFrom(...BASE62_ALPHABET), { minLength: 49, maxLength: 49 });
     // A random body passes a 32-bit checksum with probability 2^-32.
-    fc.assert(fc.property(shaped, (chars) => {
-      expect(parseApiKey(`kg_${chars.join("")}`, "kg")).toBeNull();
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(shaped, (chars) => {
+        expect(parseApiKey(`kg_${chars.join("")}`, "kg")).toBeNull();
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it("rejects a key of another prefix, and non-strings", () => {

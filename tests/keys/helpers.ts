@@ -1,8 +1,8 @@
 /** Shared arrangements for the API key suites. */
 import type pg from "pg";
 import type { Db } from "../../functions/_shared/db.ts";
-import { generateApiKey, keyStart } from "../../functions/_shared/keys/format.ts";
 import { sha256 } from "../../functions/_shared/hash.ts";
+import { generateApiKey, keyStart } from "../../functions/_shared/keys/format.ts";
 
 /** Inserts a key straight through SQL (as the api-keys function would) and returns it. */
 export async function insertKey(
@@ -11,10 +11,14 @@ export async function insertKey(
   fields: { scopes?: string[]; expiresAt?: Date | null; name?: string } = {},
 ): Promise<{ id: string; key: string }> {
   const key = generateApiKey("kg");
-  const { rows } = await admin.query(
-    "select id from keygate.create_api_key($1, $2, $3, $4, $5, $6)",
-    [userId, fields.name ?? "test", keyStart(key), Buffer.from(sha256(key)), fields.scopes ?? ["jobs:read", "jobs:write"], fields.expiresAt ?? null],
-  );
+  const { rows } = await admin.query("select id from keygate.create_api_key($1, $2, $3, $4, $5, $6)", [
+    userId,
+    fields.name ?? "test",
+    keyStart(key),
+    Buffer.from(sha256(key)),
+    fields.scopes ?? ["jobs:read", "jobs:write"],
+    fields.expiresAt ?? null,
+  ]);
   return { id: rows[0].id, key };
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { presentedKey } from "../../functions/_shared/keys/presented-key.ts";
 
-const req = (method: string, headers: Record<string, string> = {}) => new Request("http://127.0.0.1:54321/x", { method, headers });
+const req = (method: string, headers: Record<string, string> = {}) =>
+  new Request("http://127.0.0.1:54321/x", { method, headers });
 
 describe("presentedKey", () => {
   it("prefers x-api-key, then a Bearer token, and reports absence as null", () => {

@@ -57,7 +57,9 @@ describe("verify-key", () => {
     const expired = await insertKey(t.admin, owner.id);
     const inactive = await insertKey(t.admin, gone.id);
     await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [revoked.id]);
-    await t.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [expired.id]);
+    await t.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [
+      expired.id,
+    ]);
     await t.admin.query("update public.users set is_active = false where id = $1", [gone.id]);
     const valid = await insertKey(t.admin, owner.id);
     const typo = valid.key.slice(0, 20) + (valid.key[20] === "a" ? "b" : "a") + valid.key.slice(21);
@@ -94,11 +96,21 @@ describe("verify-key", () => {
 
   it(`refuses a key revoked through the API within ${CACHE_BOUND_MS} ms, and from then on`, async () => {
     const user = await createSignedInUser(t.admin);
-    const created = await call(server.url, "api-keys", { method: "POST", headers: { cookie: user.cookie, origin: server.url } });
+    const created = await call(server.url, "api-keys", {
+      method: "POST",
+      headers: { cookie: user.cookie, origin: server.url },
+    });
     const key = created.body.key as string;
     expect((await verify({ "x-api-key": key })).status).toBe(200); // now cached
     const revokedAt = Date.now();
-    expect((await call(server.url, `api-keys/${created.body.id}`, { method: "DELETE", headers: { cookie: user.cookie, origin: server.url } })).status).toBe(204);
+    expect(
+      (
+        await call(server.url, `api-keys/${created.body.id}`, {
+          method: "DELETE",
+          headers: { cookie: user.cookie, origin: server.url },
+        })
+      ).status,
+    ).toBe(204);
     const took = await msUntilRefused(key, revokedAt, CACHE_BOUND_MS + 500);
     expect(took).toBeLessThanOrEqual(CACHE_BOUND_MS + 500);
     for (let i = 0; i < 5; i++) expect((await verify({ "x-api-key": key })).status).toBe(401);
@@ -116,7 +128,9 @@ describe("verify-key", () => {
   it("writes nothing in steady state: last_used_at once, then no new row version", async () => {
     const user = await createUser(t.admin);
     const { id, key } = await insertKey(t.admin, user.id);
-    const row = async () => (await t.admin.query("select xmin::text, ctid::text, last_used_at from public.api_keys where id = $1", [id])).rows[0];
+    const row = async () =>
+      (await t.admin.query("select xmin::text, ctid::text, last_used_at from public.api_keys where id = $1", [id]))
+        .rows[0];
     expect((await row()).last_used_at).toBeNull();
     await verify({ "x-api-key": key });
     let before = await row();
@@ -133,7 +147,11 @@ describe("verify-key", () => {
   it("grants browsers nothing: a preflight gets no CORS headers", async () => {
     const res = await fetch(`${server.url}/functions/v1/verify-key`, {
       method: "OPTIONS",
-      headers: { origin: "https://app.example", "access-control-request-method": "GET", "access-control-request-headers": "x-api-key" },
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "x-api-key",
+      },
     });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
     const user = await createUser(t.admin);
@@ -151,8 +169,11 @@ describe("parallel creation", () => {
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
         const user = users[i % 4];
-        return call(server.url, "api-keys", { method: "POST", headers: { cookie: user.cookie, origin: server.url }, json: { name: `p${i}` } })
-          .then((res) => ({ user: user.id, ...res }));
+        return call(server.url, "api-keys", {
+          method: "POST",
+          headers: { cookie: user.cookie, origin: server.url },
+          json: { name: `p${i}` },
+        }).then((res) => ({ user: user.id, ...res }));
       }),
     );
     for (const user of users) {
@@ -160,7 +181,10 @@ describe("parallel creation", () => {
       expect(mine.filter((r) => r.status === 201)).toHaveLength(20);
       expect(mine.filter((r) => r.status === 409).every((r) => r.body.error.code === "key_limit_reached")).toBe(true);
       expect(mine.filter((r) => r.status === 409)).toHaveLength(5);
-      const live = await t.admin.query("select count(*) from public.api_keys where user_id = $1 and revoked_at is null", [user.id]);
+      const live = await t.admin.query(
+        "select count(*) from public.api_keys where user_id = $1 and revoked_at is null",
+        [user.id],
+      );
       expect(Number(live.rows[0].count)).toBe(25);
     }
     const created = results.filter((r) => r.status === 201);

@@ -21,7 +21,8 @@ function clock() {
 }
 
 const lastUsed = async (id: string) =>
-  (await t.admin.query("select last_used_at from public.api_keys where id = $1", [id])).rows[0].last_used_at as Date | null;
+  (await t.admin.query("select last_used_at from public.api_keys where id = $1", [id])).rows[0]
+    .last_used_at as Date | null;
 
 describe("createKeyVerifier", () => {
   it("returns the owner, key and scopes of a live key", async () => {
@@ -35,7 +36,13 @@ describe("createKeyVerifier", () => {
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg" });
     const key = generateApiKey("kg");
-    for (const bad of [null, "", "kg_short", key.slice(0, -1) + (key.endsWith("a") ? "b" : "a"), key.replace("kg_", "kx_")]) {
+    for (const bad of [
+      null,
+      "",
+      "kg_short",
+      key.slice(0, -1) + (key.endsWith("a") ? "b" : "a"),
+      key.replace("kg_", "kx_"),
+    ]) {
       expect(await verifier.verify(bad)).toBeNull();
     }
     expect(db.calls).toEqual([]);
@@ -69,8 +76,12 @@ describe("createKeyVerifier", () => {
     const user = await createUser(t.admin);
     const expired = await insertKey(t.admin, user.id, { expiresAt: new Date(Date.now() + 60_000) });
     const graced = await insertKey(t.admin, user.id);
-    await t.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [expired.id]);
-    await t.admin.query("update public.api_keys set revoked_at = now() - interval '1 second' where id = $1", [graced.id]);
+    await t.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [
+      expired.id,
+    ]);
+    await t.admin.query("update public.api_keys set revoked_at = now() - interval '1 second' where id = $1", [
+      graced.id,
+    ]);
     const verifier = createKeyVerifier({ db: t.db, prefix: "kg", cacheTtlMs: 0 });
     expect(await verifier.verify(expired.key)).toBeNull();
     expect(await verifier.verify(graced.key)).toBeNull();
@@ -128,7 +139,11 @@ describe("createKeyVerifier", () => {
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 0 });
     await verifier.verify(key);
-    const first = await until(() => lastUsed(id), (v) => v !== null, 2000);
+    const first = await until(
+      () => lastUsed(id),
+      (v) => v !== null,
+      2000,
+    );
     expect(first).not.toBeNull();
     for (let i = 0; i < 20; i++) await verifier.verify(key);
     c.advance(30_000);
@@ -148,7 +163,9 @@ describe("createKeyVerifier", () => {
     const logs: unknown[] = [];
     const failingTouch = {
       query: (text: string, values?: unknown[], name?: string) =>
-        name === "kg_touch_api_key" ? Promise.reject(Object.assign(new Error("boom"), { code: "XX000" })) : t.db.query(text, values, name),
+        name === "kg_touch_api_key"
+          ? Promise.reject(Object.assign(new Error("boom"), { code: "XX000" }))
+          : t.db.query(text, values, name),
       end: async () => {},
     };
     const verifier = createKeyVerifier({ db: failingTouch as never, prefix: "kg", log: (m, f) => logs.push([m, f]) });
@@ -171,7 +188,8 @@ function slowReplies(db: Db, advance: (ms: number) => void, delayMs: number): Db
   };
 }
 
-const from = (address: string) => new Request("http://127.0.0.1/verify-key", { headers: { "cf-connecting-ip": address } });
+const from = (address: string) =>
+  new Request("http://127.0.0.1/verify-key", { headers: { "cf-connecting-ip": address } });
 
 describe("the revocation bound under a slow database", () => {
   it("does not cache a reply older than the TTL (a key revoked during an 8 s reply is refused next time)", async () => {
@@ -291,11 +309,15 @@ describe("the per-client limit on failed verifications", () => {
   it("does not spend a client's budget on valid keys or on our own outage", async () => {
     const user = await createUser(t.admin);
     const keys = await Promise.all([0, 1, 2].map(() => insertKey(t.admin, user.id)));
-    const down: Db = { query: () => Promise.reject(new KeygateError("service_unavailable", "down")), end: async () => {} };
+    const down: Db = {
+      query: () => Promise.reject(new KeygateError("service_unavailable", "down")),
+      end: async () => {},
+    };
     const verifier = createKeyVerifier({ db: t.db, prefix: "kg", failuresPerMinute: 1, cacheTtlMs: 0 });
     for (const { key } of keys) expect(await verifier.verify(key, from("198.51.100.3"))).not.toBeNull();
     const failing = createKeyVerifier({ db: down, prefix: "kg", failuresPerMinute: 1 });
-    for (let i = 0; i < 3; i++) await expect(failing.verify(generateApiKey("kg"), from("198.51.100.3"))).rejects.toMatchObject({ status: 503 });
+    for (let i = 0; i < 3; i++)
+      await expect(failing.verify(generateApiKey("kg"), from("198.51.100.3"))).rejects.toMatchObject({ status: 503 });
   });
 });
 

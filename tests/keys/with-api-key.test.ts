@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/_shared/config.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
-import { createWithApiKey, type ApiKeyContext } from "../../functions/_shared/keys/with-api-key.ts";
+import { type ApiKeyContext, createWithApiKey } from "../../functions/_shared/keys/with-api-key.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { insertKey } from "./helpers.ts";
 
@@ -38,14 +38,19 @@ describe("withApiKey", () => {
     const user = await createUser(t.admin);
     const { key } = await insertKey(t.admin, user.id, { scopes: ["jobs:read"] });
     let ran = false;
-    const fetch = createWithApiKey({ config: loadConfig({}), db: t.db })({ scopes: ["jobs:read", "jobs:write"] }, () => {
-      ran = true;
-      return new Response("no");
-    });
+    const fetch = createWithApiKey({ config: loadConfig({}), db: t.db })(
+      { scopes: ["jobs:read", "jobs:write"] },
+      () => {
+        ran = true;
+        return new Response("no");
+      },
+    );
     const res = await fetch(request({ "x-api-key": key }));
     expect(res.status).toBe(403);
     expect((await res.json()).error.code).toBe("insufficient_scope");
-    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="keygate", error="insufficient_scope", scope="jobs:read jobs:write"');
+    expect(res.headers.get("www-authenticate")).toBe(
+      'Bearer realm="keygate", error="insufficient_scope", scope="jobs:read jobs:write"',
+    );
     expect(ran).toBe(false);
   });
 
@@ -62,7 +67,9 @@ describe("withApiKey", () => {
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await res.json()).error.code).toBe("rate_limited");
-    expect((await fetch(request({ "cf-connecting-ip": "203.0.113.9", "x-api-key": generateApiKey("kg") }))).status).toBe(401);
+    expect(
+      (await fetch(request({ "cf-connecting-ip": "203.0.113.9", "x-api-key": generateApiKey("kg") }))).status,
+    ).toBe(401);
     expect(ran).toBe(false);
   });
 
@@ -82,21 +89,32 @@ describe("withApiKey", () => {
   it("with ALLOW_BROWSER_KEYS=true, answers any origin's preflight without credentials", async () => {
     const user = await createUser(t.admin);
     const { key } = await insertKey(t.admin, user.id);
-    const fetch = createWithApiKey({ config: loadConfig({ ALLOW_BROWSER_KEYS: "true" }), db: t.db })({ methods: "GET, OPTIONS" }, () => Response.json({}));
-    const pre = await fetch(request({ origin: "https://app.example", "access-control-request-method": "GET" }, "OPTIONS"));
+    const fetch = createWithApiKey({ config: loadConfig({ ALLOW_BROWSER_KEYS: "true" }), db: t.db })(
+      { methods: "GET, OPTIONS" },
+      () => Response.json({}),
+    );
+    const pre = await fetch(
+      request({ origin: "https://app.example", "access-control-request-method": "GET" }, "OPTIONS"),
+    );
     expect(pre.status).toBe(204);
     expect(pre.headers.get("access-control-allow-origin")).toBe("https://app.example");
     expect(pre.headers.get("access-control-allow-headers")).toContain("x-api-key");
     expect(pre.headers.get("access-control-allow-credentials")).toBeNull();
     const res = await fetch(request({ origin: "https://app.example", "x-api-key": key }));
-    expect([res.status, res.headers.get("access-control-allow-origin"), res.headers.get("vary")]).toEqual([200, "https://app.example", "Origin"]);
+    expect([res.status, res.headers.get("access-control-allow-origin"), res.headers.get("vary")]).toEqual([
+      200,
+      "https://app.example",
+      "Origin",
+    ]);
     const refused = await fetch(request({ origin: "https://app.example" }));
     expect([refused.status, refused.headers.get("access-control-allow-origin")]).toEqual([401, "https://app.example"]);
   });
 
   it("without it, answers a preflight with no CORS headers", async () => {
     const fetch = createWithApiKey({ config: loadConfig({}), db: t.db })({}, () => Response.json({}));
-    const pre = await fetch(request({ origin: "https://app.example", "access-control-request-method": "GET" }, "OPTIONS"));
+    const pre = await fetch(
+      request({ origin: "https://app.example", "access-control-request-method": "GET" }, "OPTIONS"),
+    );
     expect(pre.status).toBe(204);
     expect([...pre.headers.keys()].filter((h) => h.startsWith("access-control"))).toEqual([]);
   });

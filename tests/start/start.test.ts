@@ -18,8 +18,9 @@ interface Started {
 
 function runStart(env: Record<string, string>, args: string[] = []): Started {
   const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) =>
-      !/^(DATABASE_URL|SUPABASE_DB_URL|OIDC_|OAUTH_|SESSION_SECRET|PUBLIC_URL|PORT|HOST$|KEYGATE_ENV$)/.test(k)
+    Object.entries(process.env).filter(
+      ([k]) =>
+        !/^(DATABASE_URL|SUPABASE_DB_URL|OIDC_|OAUTH_|SESSION_SECRET|PUBLIC_URL|PORT|HOST$|KEYGATE_ENV$)/.test(k),
     ),
   );
   const child = spawn(process.execPath, ["scripts/start.mjs", ...args], {
@@ -164,8 +165,10 @@ describe("npm start bound to a non-loopback address", () => {
 
 describe("the Deno server on its own", () => {
   it("refuses a non-loopback HOST in development mode before it binds", async () => {
-    const outcome = await startServer({ databaseUrl: "postgresql://postgres@127.0.0.1:1/none", env: { HOST: "0.0.0.0" } })
-      .catch((err: Error) => err);
+    const outcome = await startServer({
+      databaseUrl: "postgresql://postgres@127.0.0.1:1/none",
+      env: { HOST: "0.0.0.0" },
+    }).catch((err: Error) => err);
     if (!(outcome instanceof Error)) await outcome.stop();
     expect(outcome).toBeInstanceOf(Error);
     expect(String(outcome)).toMatch(/exited with 1[\s\S]*HOST=0\.0\.0\.0 is not a loopback address/);
@@ -179,7 +182,9 @@ describe("a configuration error", () => {
       env: { ALLOWED_REDIRECT_ORIGINS: "app.example.com" },
     }).catch((err: Error) => err);
     if (!(outcome instanceof Error)) await outcome.stop();
-    expect(String(outcome)).toMatch(/exited with 1[\s\S]*ALLOWED_REDIRECT_ORIGINS: "app\.example\.com" is not an http\(s\) origin/);
+    expect(String(outcome)).toMatch(
+      /exited with 1[\s\S]*ALLOWED_REDIRECT_ORIGINS: "app\.example\.com" is not an http\(s\) origin/,
+    );
     expect(String(outcome)).not.toMatch(/\bat \w+ \(|file:\/\//);
   });
 });

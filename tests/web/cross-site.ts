@@ -29,9 +29,12 @@ export function defineCrossSiteTests(running: () => { stack: RunningStack; brows
 
     /** Waits for `target`, failing at once with the page's own words when it shows an error instead. */
     async function waitForOrAlert(page: Page, target: Locator): Promise<void> {
-      const shown = page.locator("#alert").waitFor().then(async () => {
-        throw new Error(`the page showed an error instead: ${await page.locator("#alert-text").textContent()}`);
-      });
+      const shown = page
+        .locator("#alert")
+        .waitFor()
+        .then(async () => {
+          throw new Error(`the page showed an error instead: ${await page.locator("#alert-text").textContent()}`);
+        });
       shown.catch(() => {});
       await Promise.race([target.waitFor(), shown]);
     }
@@ -102,7 +105,9 @@ export function defineCrossSiteTests(running: () => { stack: RunningStack; brows
       await waitForOrAlert(page, newKey);
       const key = await newKey.inputValue();
       expect(key).toMatch(KEY_PATTERN);
-      await expect(page.getByTestId("curl-list").textContent()).resolves.toBe(`curl -H "x-api-key: ${key}" ${functions}/jobs`);
+      await expect(page.getByTestId("curl-list").textContent()).resolves.toBe(
+        `curl -H "x-api-key: ${key}" ${functions}/jobs`,
+      );
       expect((await jobs(key)).status).toBe(200);
 
       // List: it shows, and survives a reload (the token is kept for this tab).
@@ -124,7 +129,10 @@ export function defineCrossSiteTests(running: () => { stack: RunningStack; brows
       expect((await jobs(rotated)).status).toBe(200);
 
       // Revoke the new key.
-      await page.locator("#keys-body tr[data-status='active']").getByRole("button", { name: "Revoke: key cross-site job" }).click();
+      await page
+        .locator("#keys-body tr[data-status='active']")
+        .getByRole("button", { name: "Revoke: key cross-site job" })
+        .click();
       await dialog.getByRole("button", { name: "Revoke key" }).click();
       await expect.poll(() => page.locator("#keys-body tr[data-status='revoked']").count()).toBe(2);
       await expectRefused(rotated);

@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../helpers/server.ts";
 import { defineCrossSiteTests } from "./cross-site.ts";
@@ -26,9 +26,10 @@ if (!hasChromium && !required) {
 const KEY_PATTERN = /^kg_[0-9A-Za-z]{49}$/;
 // The README's picture. Refreshed only on request (UPDATE_SCREENSHOT=1), so a
 // test run leaves the work tree clean; otherwise it goes to the temp folder.
-const SCREENSHOT = process.env.UPDATE_SCREENSHOT === "1"
-  ? path.join(projectRoot, "docs", "screenshot.png")
-  : path.join(os.tmpdir(), `keygate-dashboard-${process.pid}.png`);
+const SCREENSHOT =
+  process.env.UPDATE_SCREENSHOT === "1"
+    ? path.join(projectRoot, "docs", "screenshot.png")
+    : path.join(os.tmpdir(), `keygate-dashboard-${process.pid}.png`);
 
 describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => {
   let stack: RunningStack | undefined;
@@ -166,7 +167,9 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     await expect(row.getAttribute("data-status")).resolves.toBe("active");
     await expect(row.textContent()).resolves.toContain(key.slice(0, 6));
     // The key lives in the page only, never in storage.
-    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    const stored = await page.evaluate(
+      () => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+    );
     expect(stored).not.toContain(key.slice(3));
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -182,11 +185,14 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     // After a reload the key is gone from the page for good; its use shows
     // (last_used_at is written off the response path, so allow it a moment).
     await expect
-      .poll(async () => {
-        await page.reload();
-        await row.waitFor();
-        return await row.locator("[data-label='Last used']").textContent();
-      }, { timeout: 10_000, interval: 500 })
+      .poll(
+        async () => {
+          await page.reload();
+          await row.waitFor();
+          return await row.locator("[data-label='Last used']").textContent();
+        },
+        { timeout: 10_000, interval: 500 },
+      )
       .not.toBe("Never");
     expect(await page.content()).not.toContain(key);
     await expect(newKey.isVisible()).resolves.toBe(false);
@@ -202,12 +208,16 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     expect(rotated).toMatch(KEY_PATTERN);
     expect(rotated).not.toBe(key);
     await page.locator("#keys-body tr[data-status='rotating']").waitFor();
-    await expect(page.locator("#keys-body tr[data-status='rotating']").textContent()).resolves.toContain("Rotating: works until");
+    await expect(page.locator("#keys-body tr[data-status='rotating']").textContent()).resolves.toContain(
+      "Rotating: works until",
+    );
     expect((await jobs(key)).status).toBe(200);
     expect((await jobs(rotated)).status).toBe(200);
 
     // Revoke the old key now; cancelling first changes nothing.
-    const revokeOld = page.locator("#keys-body tr[data-status='rotating']").getByRole("button", { name: "Revoke now: key nightly report" });
+    const revokeOld = page
+      .locator("#keys-body tr[data-status='rotating']")
+      .getByRole("button", { name: "Revoke now: key nightly report" });
     await revokeOld.click();
     await dialog.getByRole("button", { name: "Cancel" }).click();
     expect((await jobs(key)).status).toBe(200);
@@ -218,7 +228,10 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     expect((await jobs(rotated)).status).toBe(200);
 
     // Revoke the new one too, from its row.
-    await page.locator("#keys-body tr[data-status='active']").getByRole("button", { name: "Revoke: key nightly report" }).click();
+    await page
+      .locator("#keys-body tr[data-status='active']")
+      .getByRole("button", { name: "Revoke: key nightly report" })
+      .click();
     await dialog.getByRole("button", { name: "Revoke key" }).click();
     await expect.poll(() => page.locator("#keys-body tr[data-status='revoked']").count()).toBe(2);
     await expectRefused(rotated);

@@ -3,8 +3,9 @@
  * driven through a full authorization code flow with PKCE by oauth4webapi,
  * plus its refusal to run anywhere but loopback.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import * as oauth from "oauth4webapi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountIdFor, startDevProvider } from "../../scripts/dev-oidc.mjs";
 
 const PUBLIC_URL = "http://127.0.0.1:54399";
@@ -19,7 +20,9 @@ describe("development provider refusal", () => {
   );
 
   it("refuses to bind a non-loopback host", async () => {
-    await expect(startDevProvider({ publicUrl: PUBLIC_URL, host: "0.0.0.0" })).rejects.toThrow(/loopback addresses only/);
+    await expect(startDevProvider({ publicUrl: PUBLIC_URL, host: "0.0.0.0" })).rejects.toThrow(
+      /loopback addresses only/,
+    );
   });
 
   it("starts for localhost and ::1 style PUBLIC_URLs", async () => {
@@ -96,9 +99,18 @@ describe("development provider sign-in", () => {
     expect(callback.status).toBe(302);
     const params = oauth.validateAuthResponse(as, client, new URL(callback.headers.get("location")!), flow.state);
     const tokenResponse = await oauth.authorizationCodeGrantRequest(
-      as, client, oauth.ClientSecretBasic(dev.clientSecret), params, REDIRECT_URI, flow.verifier, options,
+      as,
+      client,
+      oauth.ClientSecretBasic(dev.clientSecret),
+      params,
+      REDIRECT_URI,
+      flow.verifier,
+      options,
     );
-    const result = await oauth.processAuthorizationCodeResponse(as, client, tokenResponse, { expectedNonce: flow.nonce, requireIdToken: true });
+    const result = await oauth.processAuthorizationCodeResponse(as, client, tokenResponse, {
+      expectedNonce: flow.nonce,
+      requireIdToken: true,
+    });
     return oauth.getValidatedIdTokenClaims(result)!;
   }
 
@@ -142,18 +154,25 @@ describe("development provider sign-in", () => {
       body: new URLSearchParams({ name: "Test Person", email: "Test.Person@Example.org" }).toString(),
     });
     const claims = await finish(callback, flow);
-    expect(claims).toMatchObject({ sub: accountIdFor("test.person@example.org"), email: "test.person@example.org", name: "Test Person" });
+    expect(claims).toMatchObject({
+      sub: accountIdFor("test.person@example.org"),
+      email: "test.person@example.org",
+      name: "Test Person",
+    });
     expect(accountIdFor("test.person@example.org")).toBe(accountIdFor(" TEST.person@example.org"));
   });
 
   it("asks again for an identity on the next sign-in in the same browser", async () => {
     const browser = createBrowser();
     const first = await startAuthorization(browser);
-    await finish(await browser.go(formAction(await first.page.text()), {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: "preset=ada",
-    }), first);
+    await finish(
+      await browser.go(formAction(await first.page.text()), {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "preset=ada",
+      }),
+      first,
+    );
     const second = await startAuthorization(browser);
     expect(second.page.status).toBe(200);
     expect(await second.page.text()).toContain("Sign in as Ada Lovelace");
@@ -183,7 +202,13 @@ describe("development provider sign-in", () => {
     });
     const params = oauth.validateAuthResponse(as, client, new URL(callback.headers.get("location")!), flow.state);
     const res = await oauth.authorizationCodeGrantRequest(
-      as, client, oauth.ClientSecretBasic(dev.clientSecret), params, REDIRECT_URI, oauth.generateRandomCodeVerifier(), options,
+      as,
+      client,
+      oauth.ClientSecretBasic(dev.clientSecret),
+      params,
+      REDIRECT_URI,
+      oauth.generateRandomCodeVerifier(),
+      options,
     );
     expect(res.status).toBe(400);
     expect((await res.json()).error).toBe("invalid_grant");

@@ -4,8 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { challengeFor, newVerifier } from "../../web/pkce.js";
 import { s256 } from "../../functions/_shared/auth/token-handler.ts";
+import { challengeFor, newVerifier } from "../../web/pkce.js";
 
 describe("PKCE in the dashboard", () => {
   it("makes 43-character base64url verifiers that differ every time", () => {
@@ -15,7 +15,9 @@ describe("PKCE in the dashboard", () => {
   });
 
   it("computes the S256 challenge as RFC 7636 appendix B does", async () => {
-    expect(await challengeFor("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    expect(await challengeFor("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe(
+      "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    );
   });
 
   it("agrees with node:crypto and with the server's check", async () => {

@@ -19,7 +19,8 @@ export interface RunningStack {
 }
 
 /** Variables that would make `npm start` use something other than its defaults. */
-const UNSET = /^(DATABASE_URL|SUPABASE_DB_URL|PUBLIC_URL|SESSION_SECRET|KEYGATE_ENV|ALLOWED_REDIRECT_ORIGINS|DASHBOARD_PORT|OIDC_.*|OAUTH_.*)$/;
+const UNSET =
+  /^(DATABASE_URL|SUPABASE_DB_URL|PUBLIC_URL|SESSION_SECRET|KEYGATE_ENV|ALLOWED_REDIRECT_ORIGINS|DASHBOARD_PORT|OIDC_.*|OAUTH_.*)$/;
 
 /** `dashboardOnAnotherSite`: also serve the dashboard on http://localhost:<port> (DASHBOARD_PORT). */
 export async function startStack({ timeoutMs = 120_000, dashboardOnAnotherSite = false } = {}): Promise<RunningStack> {
@@ -76,7 +77,10 @@ export async function startStack({ timeoutMs = 120_000, dashboardOnAnotherSite =
   const ready = `Dashboard: ${url}/`;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start did not print "${ready}" within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`npm start did not print "${ready}" within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const check = () => {
         if (output.includes(ready)) {
           clearTimeout(timer);

@@ -70,7 +70,9 @@ describe("curl lines", () => {
   it("list and submit jobs with the key in x-api-key", () => {
     const { list, submit } = curlExamples("http://127.0.0.1:54321/functions/v1", "kg_KEY");
     expect(list).toBe('curl -H "x-api-key: kg_KEY" http://127.0.0.1:54321/functions/v1/jobs');
-    expect(submit).toMatch(/^curl -X POST -H "x-api-key: kg_KEY" -H "content-type: application\/json" -d '\{.*\}' http:\/\/127\.0\.0\.1:54321\/functions\/v1\/jobs$/);
+    expect(submit).toMatch(
+      /^curl -X POST -H "x-api-key: kg_KEY" -H "content-type: application\/json" -d '\{.*\}' http:\/\/127\.0\.0\.1:54321\/functions\/v1\/jobs$/,
+    );
     expect(JSON.parse(/-d '(.*)'/.exec(submit)![1])).toMatchObject({ type: "hello" });
   });
 });

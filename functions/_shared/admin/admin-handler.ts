@@ -18,16 +18,16 @@
  * allowed Origin (CSRF), as in api-keys.
  */
 import { z } from "zod";
+import { listAuditEvents, parseAuditQuery } from "../audit/list-events.ts";
+import { requestMeta } from "../audit/request-meta.ts";
 import type { AuthenticatedUser } from "../auth/require-user.ts";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
+import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
-import { listAuditEvents, parseAuditQuery } from "../audit/list-events.ts";
-import { requestMeta } from "../audit/request-meta.ts";
-import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { lastAdminError } from "./admin-errors.ts";
 import { ALL_CAPABILITIES, isCapability, ROLES } from "./capabilities.ts";
 import { type AdminAction, assertCapabilities, requiredCapabilities } from "./required-capabilities.ts";
@@ -129,7 +129,12 @@ function query<T>(url: URL, schema: z.ZodType<T>): T {
 
 const noStore = { "cache-control": "no-store" };
 
-export function createAdminHandler({ config, db, resolveUser, log = logError }: AdminHandlerDeps): (req: Request) => Promise<Response> {
+export function createAdminHandler({
+  config,
+  db,
+  resolveUser,
+  log = logError,
+}: AdminHandlerDeps): (req: Request) => Promise<Response> {
   async function capabilitiesOf(userId: string): Promise<string[]> {
     const [row] = await db.query<{ capabilities: string[] }>(
       "select keygate.effective_capabilities($1) as capabilities",
@@ -147,16 +152,21 @@ export function createAdminHandler({ config, db, resolveUser, log = logError }: 
   async function listUsers(req: Request): Promise<Response> {
     const q = query(new URL(req.url), listQuery);
     const after = q.cursor ? decodeUserCursor(q.cursor) : null;
-    const rows = await db.query<AdminUserRow>(
-      "select * from keygate.admin_list_users($1, $2, $3, $4)",
-      [q.query?.trim() || null, after?.email ?? null, after?.id ?? null, q.limit + 1],
-    );
+    const rows = await db.query<AdminUserRow>("select * from keygate.admin_list_users($1, $2, $3, $4)", [
+      q.query?.trim() || null,
+      after?.email ?? null,
+      after?.id ?? null,
+      q.limit + 1,
+    ]);
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
-    return json({
-      users: page.map(presentUser),
-      next_cursor: rows.length > q.limit ? encodeUserCursor(last) : null,
-    }, { headers: noStore });
+    return json(
+      {
+        users: page.map(presentUser),
+        next_cursor: rows.length > q.limit ? encodeUserCursor(last) : null,
+      },
+      { headers: noStore },
+    );
   }
 
   async function getUser(id: string): Promise<Response> {

@@ -21,7 +21,10 @@ export function loadRoleSettings(env: Env): RoleSettings {
   if (role !== "viewer" && role !== "member") {
     throw new Error("DEFAULT_ROLE must be viewer or member (make admins with npm run admin or ADMIN_EMAILS)");
   }
-  const adminEmails = (env.ADMIN_EMAILS ?? "").split(",").map((e) => e.trim().toLowerCase()).filter(Boolean);
+  const adminEmails = (env.ADMIN_EMAILS ?? "")
+    .split(",")
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
   for (const email of adminEmails) {
     if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new Error(`ADMIN_EMAILS: ${email} is not an email address`);
   }

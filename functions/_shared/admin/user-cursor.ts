@@ -25,8 +25,16 @@ export function decodeUserCursor(text: string): UserCursor {
   try {
     if (text.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(text)) throw new Error("shape");
     const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string" && UUID.test(value[1])) {
+    const value: unknown = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))),
+    );
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === "string" &&
+      typeof value[1] === "string" &&
+      UUID.test(value[1])
+    ) {
       return { email: value[0], id: value[1] };
     }
   } catch {

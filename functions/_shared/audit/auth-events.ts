@@ -5,9 +5,9 @@
  * record is logged and changes no answer.
  */
 import type { RoleSettings } from "../admin/role-settings.ts";
+import { hashSessionToken } from "../auth/sessions.ts";
 import type { Db } from "../db.ts";
 import { type Logger, logError } from "../http.ts";
-import { hashSessionToken } from "../auth/sessions.ts";
 import { recordAuditEvent } from "./record-event.ts";
 import { requestMeta } from "./request-meta.ts";
 
@@ -34,7 +34,13 @@ export async function recordSignInEvent(
   }
 }
 
-export async function recordSignInRefusal(db: Db, req: Request, provider: string, reason: string, log: Logger = logError) {
+export async function recordSignInRefusal(
+  db: Db,
+  req: Request,
+  provider: string,
+  reason: string,
+  log: Logger = logError,
+) {
   await recordAuditEvent(db, req, { action: "sign_in", outcome: "failure", reason, details: { provider } }, log);
 }
 
@@ -42,7 +48,11 @@ export async function recordSignInRefusal(db: Db, req: Request, provider: string
 export async function recordSignOut(db: Db, req: Request, token: string, log: Logger = logError): Promise<void> {
   const meta = requestMeta(req);
   try {
-    await db.query("select keygate.record_sign_out($1, $2, $3)", [hashSessionToken(token), meta.clientAddress, meta.userAgent]);
+    await db.query("select keygate.record_sign_out($1, $2, $3)", [
+      hashSessionToken(token),
+      meta.clientAddress,
+      meta.userAgent,
+    ]);
   } catch (err) {
     log("sign-out event not recorded", { name: err instanceof Error ? err.name : typeof err });
   }

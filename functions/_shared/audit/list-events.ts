@@ -29,12 +29,20 @@ export interface AuditEventRow {
   details: Record<string, unknown>;
 }
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: "a user id" });
+const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: "a user id" });
 
 const filters = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().regex(/^[1-9][0-9]{0,17}$/, { message: "the next_cursor of a previous page" }).optional(),
-  action: z.string().regex(/^[a-z][a-z_.]{1,63}$/, { message: "an event name such as sign_in" }).optional(),
+  cursor: z
+    .string()
+    .regex(/^[1-9][0-9]{0,17}$/, { message: "the next_cursor of a previous page" })
+    .optional(),
+  action: z
+    .string()
+    .regex(/^[a-z][a-z_.]{1,63}$/, { message: "an event name such as sign_in" })
+    .optional(),
   outcome: z.enum(["success", "failure"]).optional(),
   actor: uuid.optional(),
   target: uuid.optional(),
@@ -74,10 +82,15 @@ function present(e: AuditEventRow) {
 }
 
 export async function listAuditEvents(db: Db, query: AuditQuery) {
-  const rows = await db.query<AuditEventRow>(
-    "select * from keygate.list_audit_events($1, $2, $3, $4, $5, $6, $7)",
-    [query.cursor ?? null, query.limit + 1, query.user ?? null, query.actor ?? null, query.target ?? null, query.action ?? null, query.outcome ?? null],
-  );
+  const rows = await db.query<AuditEventRow>("select * from keygate.list_audit_events($1, $2, $3, $4, $5, $6, $7)", [
+    query.cursor ?? null,
+    query.limit + 1,
+    query.user ?? null,
+    query.actor ?? null,
+    query.target ?? null,
+    query.action ?? null,
+    query.outcome ?? null,
+  ]);
   const page = rows.slice(0, query.limit);
   return {
     events: page.map(present),

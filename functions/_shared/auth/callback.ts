@@ -14,6 +14,9 @@
  * single-use code in the URL fragment (`#code=...`; a fragment reaches no
  * server log and no Referer), or `#error=<code>` on failure.
  */
+
+import type { RoleSettings } from "../admin/role-settings.ts";
+import { recordSignInEvent, recordSignInRefusal } from "../audit/auth-events.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
@@ -24,8 +27,6 @@ import type { LoginState, LoginStateSealer } from "./login-state.ts";
 import type { OAuthProvider } from "./oauth-provider.ts";
 import { SESSION_MAX_LIFETIME_SECONDS } from "./sessions.ts";
 import { recordSignIn } from "./sign-in.ts";
-import type { RoleSettings } from "../admin/role-settings.ts";
-import { recordSignInEvent, recordSignInRefusal } from "../audit/auth-events.ts";
 import { issueSignInCode } from "./sign-in-code.ts";
 
 export interface CallbackDeps {
@@ -67,7 +68,11 @@ function errorRedirect(config: Pick<Config, "publicUrl">, login: LoginState, cod
 
 export function createCallbackHandler(deps: CallbackDeps): (req: Request, providerId: string) => Promise<Response> {
   const { config, db, providers, sealer, cookies, log } = deps;
-  const clearLogin = serializeCookie(cookies.login.name, "", { path: cookies.login.path, maxAge: 0, secure: cookies.secure });
+  const clearLogin = serializeCookie(cookies.login.name, "", {
+    path: cookies.login.path,
+    maxAge: 0,
+    secure: cookies.secure,
+  });
 
   function redirect(location: string, setCookies: string[]): Response {
     const headers = new Headers({ location, "cache-control": "no-store", "referrer-policy": "no-referrer" });
@@ -106,7 +111,10 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     if (!provider || !login) {
       const res = toResponse(
         provider
-          ? new KeygateError("login_expired", "This sign-in attempt expired or was started in another browser. Start again.")
+          ? new KeygateError(
+              "login_expired",
+              "This sign-in attempt expired or was started in another browser. Start again.",
+            )
           : new KeygateError("unknown_provider", "No such sign-in provider."),
       );
       res.headers.append("set-cookie", clearLogin);

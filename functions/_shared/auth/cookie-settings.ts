@@ -27,8 +27,6 @@ export function cookieSettings(config: Pick<Config, "publicUrl">): CookieSetting
   return {
     secure,
     session: { name: secure ? "__Host-kg_session" : "kg_session", path: "/" },
-    login: secure
-      ? { name: "__Host-kg_login", path: "/" }
-      : { name: "kg_login", path: `${base}/functions/v1/auth` },
+    login: secure ? { name: "__Host-kg_login", path: "/" } : { name: "kg_login", path: `${base}/functions/v1/auth` },
   };
 }

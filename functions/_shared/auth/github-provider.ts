@@ -6,8 +6,8 @@
  */
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
-import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
+import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
 
 export interface GithubProviderOptions {
@@ -57,7 +57,7 @@ export function createGithubProvider(options: GithubProviderOptions): OAuthProvi
     });
     const response = await oauth.protectedResourceRequest(accessToken, "GET", new URL(path, API), headers, null, http);
     if (!response.ok) throw new Error(`GitHub API ${path} answered ${response.status}`);
-    return await response.json() as T;
+    return (await response.json()) as T;
   }
 
   async function profileOf(accessToken: string): Promise<ProviderProfile> {

@@ -11,6 +11,9 @@
  *   GET  /auth/activity             the signed-in user's own audit events
  */
 import * as oauth from "oauth4webapi";
+import type { RoleSettings } from "../admin/role-settings.ts";
+import { createActivityRoute } from "../audit/activity-handler.ts";
+import { recordSignOut } from "../audit/auth-events.ts";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
@@ -27,9 +30,6 @@ import { resolveRedirect } from "./redirect.ts";
 import { createUserResolver } from "./require-user.ts";
 import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
-import type { RoleSettings } from "../admin/role-settings.ts";
-import { createActivityRoute } from "../audit/activity-handler.ts";
-import { recordSignOut } from "../audit/auth-events.ts";
 import { CODE_CHALLENGE_SHAPE } from "./sign-in-code.ts";
 import { createTokenHandler } from "./token-handler.ts";
 
@@ -79,7 +79,16 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   const sessions = createSessionStore(db);
   const resolveUser = createUserResolver({ config, db, fetchImpl: deps.fetchImpl, now: deps.now });
   const redirectUri = (id: string) => `${config.publicUrl}/functions/v1/auth/callback/${id}`;
-  const callback = createCallbackHandler({ config, db, providers, sealer, cookies, redirectUri, log, roles: deps.roles });
+  const callback = createCallbackHandler({
+    config,
+    db,
+    providers,
+    sealer,
+    cookies,
+    redirectUri,
+    log,
+    roles: deps.roles,
+  });
   const activity = createActivityRoute(db);
   const exchangeCode = createTokenHandler(db);
   const noStore = { "cache-control": "no-store" };

@@ -7,8 +7,8 @@
  */
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
-import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
+import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
 
 export interface OidcProviderOptions {
@@ -56,7 +56,10 @@ export function createOidcProvider(options: OidcProviderOptions): OAuthProvider 
     return discovery;
   }
 
-  async function profileOf(as: oauth.AuthorizationServer, tokens: oauth.TokenEndpointResponse): Promise<ProviderProfile> {
+  async function profileOf(
+    as: oauth.AuthorizationServer,
+    tokens: oauth.TokenEndpointResponse,
+  ): Promise<ProviderProfile> {
     const claims = oauth.getValidatedIdTokenClaims(tokens);
     if (!claims) throw new Error("the token response has no ID token");
     let merged: Record<string, unknown> = { ...claims };

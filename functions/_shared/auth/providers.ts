@@ -17,7 +17,9 @@ export function configuredProviders(
   const providers: OAuthProvider[] = [];
   if (config.oidc) providers.push(createOidcProvider({ id: "oidc", ...config.oidc, ...deps }));
   if (config.google) {
-    providers.push(createOidcProvider({ id: "google", name: "Google", issuer: GOOGLE_ISSUER, ...config.google, ...deps }));
+    providers.push(
+      createOidcProvider({ id: "google", name: "Google", issuer: GOOGLE_ISSUER, ...config.google, ...deps }),
+    );
   }
   if (config.github) providers.push(createGithubProvider({ ...config.github, ...deps }));
   return new Map(providers.map((p) => [p.id, p]));

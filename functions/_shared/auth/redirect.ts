@@ -13,10 +13,7 @@ import { KeygateError } from "../errors.ts";
 const MAX_LENGTH = 2048;
 
 function invalid(): KeygateError {
-  return new KeygateError(
-    "invalid_redirect",
-    "redirect_to must be a path on this site or a URL on an allowed origin.",
-  );
+  return new KeygateError("invalid_redirect", "redirect_to must be a path on this site or a URL on an allowed origin.");
 }
 
 export function resolveRedirect(

@@ -12,6 +12,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
+import type { UserRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { cookieSettings } from "./cookie-settings.ts";
 import { readCookies } from "./cookies.ts";
@@ -19,7 +20,6 @@ import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
 import { createSupabaseAuthUserLookup } from "./supabase-auth-user.ts";
 import { createSupabaseTokenVerifier } from "./supabase-token.ts";
-import type { UserRow } from "../db-rows.ts";
 
 export interface AuthenticatedUser {
   id: string;
@@ -38,7 +38,9 @@ function bearerToken(req: Request): string | null {
 }
 
 function unauthorized(): KeygateError {
-  return new KeygateError("unauthorized", "Sign in first.", { headers: { "www-authenticate": 'Bearer realm="keygate"' } });
+  return new KeygateError("unauthorized", "Sign in first.", {
+    headers: { "www-authenticate": 'Bearer realm="keygate"' },
+  });
 }
 
 export function createUserResolver(deps: {
@@ -100,7 +102,14 @@ export function createUserResolver(deps: {
       }
     }
     if (!user) return null;
-    return { id: user.id!, email: user.email, name: user.name, image_url: user.image_url, role: user.role, via: "bearer" };
+    return {
+      id: user.id!,
+      email: user.email,
+      name: user.name,
+      image_url: user.image_url,
+      role: user.role,
+      via: "bearer",
+    };
   }
 
   return async (req) => {

@@ -53,7 +53,9 @@ export function createSessionStore(db: Db): SessionStore {
         "keygate_get_session",
       );
       const row = rows[0];
-      return row ? { id: row.user_id, email: row.email, name: row.name, image_url: row.image_url, role: row.role } : null;
+      return row
+        ? { id: row.user_id, email: row.email, name: row.name, image_url: row.image_url, role: row.role }
+        : null;
     },
     async end(token) {
       if (!token || !SESSION_TOKEN_SHAPE.test(token)) return;

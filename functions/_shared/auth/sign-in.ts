@@ -28,7 +28,16 @@ export async function recordSignIn(
   const rows = await db.query<{ id: string }>(
     `select u.id, keygate.create_session(u.id, $7, $8) as expires_at
        from keygate.upsert_user_from_identity($1, $2, $3, $4, $5, $6) u`,
-    [provider, profile.subject, profile.email, profile.emailVerified, profile.name, profile.imageUrl, tokenHash, SESSION_TTL_SECONDS],
+    [
+      provider,
+      profile.subject,
+      profile.email,
+      profile.emailVerified,
+      profile.name,
+      profile.imageUrl,
+      tokenHash,
+      SESSION_TTL_SECONDS,
+    ],
   );
   if (!rows[0]) throw new Error("sign-in returned no user");
   return { token, userId: rows[0].id };

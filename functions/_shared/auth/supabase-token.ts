@@ -27,7 +27,19 @@ import type { ProviderProfile } from "./oauth-provider.ts";
 
 export const SUPABASE_AUDIENCE = "authenticated";
 export const SUPABASE_ROLE = "authenticated";
-const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+const ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
 const ASYMMETRIC_KEY_TYPES = new Set(["RSA", "EC", "OKP"]);
 
 export const LEGACY_SECRET_MESSAGE =
@@ -47,7 +59,7 @@ function text(value: unknown): string | null {
 }
 
 function record(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {};
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 function asymmetricOnly(set: { keys: Array<Record<string, unknown>> }): JSONWebKeySet {
@@ -86,7 +98,10 @@ export function createSupabaseTokenVerifier(
         const response = await fetchImpl(url, options as RequestInit);
         // An error status is an outage (503 below), not a bad token.
         if (!response.ok) throw new Error(`the JWKS endpoint answered ${response.status}`);
-        const body = await response.clone().json().catch(() => null);
+        const body = await response
+          .clone()
+          .json()
+          .catch(() => null);
         if (Array.isArray(body?.keys) && asymmetricOnly(body).keys.length === 0) warnLegacy();
         return response;
       },
@@ -110,7 +125,11 @@ export function createSupabaseTokenVerifier(
       }));
     } catch (err) {
       // A key set that cannot be fetched is our outage, not the caller's fault.
-      if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError)) {
+      if (
+        err instanceof errors.JWKSTimeout ||
+        err instanceof errors.JWKSInvalid ||
+        !(err instanceof errors.JOSEError)
+      ) {
         throw new KeygateError("service_unavailable", "Supabase Auth keys are unavailable. Try again shortly.", {
           headers: { "retry-after": "5" },
         });

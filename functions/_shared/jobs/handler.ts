@@ -48,9 +48,11 @@ export interface JobsHandlerDeps {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createJobsHandler(
-  { db, withApiKey, settings = DEFAULT_JOB_SETTINGS }: JobsHandlerDeps,
-): (req: Request) => Response | Promise<Response> {
+export function createJobsHandler({
+  db,
+  withApiKey,
+  settings = DEFAULT_JOB_SETTINGS,
+}: JobsHandlerDeps): (req: Request) => Response | Promise<Response> {
   async function submit(req: Request, ctx: ApiKeyContext): Promise<Response> {
     assertScopes(ctx.scopes, ["jobs:write"]);
     const key = idempotencyKey(req);
@@ -59,8 +61,17 @@ export function createJobsHandler(
     const [row] = await db.query<JobSubmissionRow>(
       "select * from keygate.create_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       [
-        ctx.userId, ctx.keyId, body.type, body.payload ?? {}, parseRunAt(body.run_at), body.max_attempts ?? 3,
-        body.priority ?? 0, key, settings.createPerMinute, settings.maxUnfinished, settings.retentionDays,
+        ctx.userId,
+        ctx.keyId,
+        body.type,
+        body.payload ?? {},
+        parseRunAt(body.run_at),
+        body.max_attempts ?? 3,
+        body.priority ?? 0,
+        key,
+        settings.createPerMinute,
+        settings.maxUnfinished,
+        settings.retentionDays,
       ],
     );
     switch (row.outcome) {
@@ -111,7 +122,11 @@ export function createJobsHandler(
     assertScopes(ctx.scopes, ["jobs:work"]);
     const body = await readJson(req, claimBody);
     const jobs = await db.query<JobRow>("select * from keygate.claim_jobs($1, $2, $3, $4, $5)", [
-      ctx.userId, ctx.keyId, body.types ?? null, body.limit ?? 1, body.lease_seconds ?? DEFAULT_LEASE_SECONDS,
+      ctx.userId,
+      ctx.keyId,
+      body.types ?? null,
+      body.limit ?? 1,
+      body.lease_seconds ?? DEFAULT_LEASE_SECONDS,
     ]);
     return json({ jobs: jobs.map(presentJob) });
   }
@@ -137,32 +152,70 @@ export function createJobsHandler(
         assertScopes(ctx.scopes, ["jobs:work"]);
         const body = await readJson(req, heartbeatBody);
         assertFieldSize("progress", body.progress);
-        return await transition(ctx, id, action, body.attempt, "select * from keygate.heartbeat_job($1, $2, $3, $4, $5, $6)", [
-          ctx.userId, ctx.keyId, id, body.attempt ?? null, body.progress === undefined ? null : JSON.stringify(body.progress),
-          body.lease_seconds ?? null,
-        ]);
+        return await transition(
+          ctx,
+          id,
+          action,
+          body.attempt,
+          "select * from keygate.heartbeat_job($1, $2, $3, $4, $5, $6)",
+          [
+            ctx.userId,
+            ctx.keyId,
+            id,
+            body.attempt ?? null,
+            body.progress === undefined ? null : JSON.stringify(body.progress),
+            body.lease_seconds ?? null,
+          ],
+        );
       }
       case "complete": {
         assertScopes(ctx.scopes, ["jobs:work"]);
         const body = await readJson(req, completeBody);
         assertFieldSize("result", body.result);
-        return await transition(ctx, id, action, body.attempt, "select * from keygate.complete_job($1, $2, $3, $4, $5)", [
-          ctx.userId, ctx.keyId, id, body.attempt ?? null, body.result === undefined ? null : JSON.stringify(body.result),
-        ]);
+        return await transition(
+          ctx,
+          id,
+          action,
+          body.attempt,
+          "select * from keygate.complete_job($1, $2, $3, $4, $5)",
+          [
+            ctx.userId,
+            ctx.keyId,
+            id,
+            body.attempt ?? null,
+            body.result === undefined ? null : JSON.stringify(body.result),
+          ],
+        );
       }
       case "fail": {
         assertScopes(ctx.scopes, ["jobs:work"]);
         const body = await readJson(req, failBody);
         assertFieldSize("error", body.error);
-        return await transition(ctx, id, action, body.attempt, "select * from keygate.fail_job($1, $2, $3, $4, $5, $6, $7, $8)", [
-          ctx.userId, ctx.keyId, id, body.attempt ?? null, body.error, body.retry ?? true, settings.retryBaseSeconds,
-          settings.retryMaxSeconds,
-        ]);
+        return await transition(
+          ctx,
+          id,
+          action,
+          body.attempt,
+          "select * from keygate.fail_job($1, $2, $3, $4, $5, $6, $7, $8)",
+          [
+            ctx.userId,
+            ctx.keyId,
+            id,
+            body.attempt ?? null,
+            body.error,
+            body.retry ?? true,
+            settings.retryBaseSeconds,
+            settings.retryMaxSeconds,
+          ],
+        );
       }
       case "cancel": {
         assertScopes(ctx.scopes, ["jobs:write"]);
         await readJson(req, emptyBody);
-        return await transition(ctx, id, action, undefined, "select * from keygate.cancel_job($1, $2)", [ctx.userId, id]);
+        return await transition(ctx, id, action, undefined, "select * from keygate.cancel_job($1, $2)", [
+          ctx.userId,
+          id,
+        ]);
       }
       default:
         throw notFound();

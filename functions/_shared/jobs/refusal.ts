@@ -17,7 +17,10 @@ export function transitionRefusal(
   if (!job) return notFound();
   if (action === "cancel") {
     if (job.status !== "queued" && job.status !== "running") {
-      return new KeygateError("job_already_finished", `The job already finished (${job.status}); it cannot be canceled.`);
+      return new KeygateError(
+        "job_already_finished",
+        `The job already finished (${job.status}); it cannot be canceled.`,
+      );
     }
   } else {
     if (job.status !== "running") {

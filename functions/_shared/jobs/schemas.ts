@@ -53,7 +53,10 @@ export function assertFieldSize(field: keyof typeof FIELD_CAPS, value: unknown):
   const text = typeof value === "string" && field === "error" ? value : JSON.stringify(value);
   const bytes = new TextEncoder().encode(text).byteLength;
   if (bytes > FIELD_CAPS[field]) {
-    throw new KeygateError("payload_too_large", `${field} is ${bytes} bytes; the most it may be is ${FIELD_CAPS[field]}.`);
+    throw new KeygateError(
+      "payload_too_large",
+      `${field} is ${bytes} bytes; the most it may be is ${FIELD_CAPS[field]}.`,
+    );
   }
 }
 
@@ -94,7 +97,10 @@ export function parseListQuery(url: URL): ListQuery {
   }
   const typeParam = params.get("type");
   if (typeParam !== null && !type.safeParse(typeParam).success) {
-    throw new KeygateError("validation_failed", "type: 1-64 letters, digits or _ . : -, starting with a letter or digit");
+    throw new KeygateError(
+      "validation_failed",
+      "type: 1-64 letters, digits or _ . : -, starting with a letter or digit",
+    );
   }
   const rawLimit = params.get("limit");
   const limit = rawLimit === null ? 50 : Number(rawLimit);

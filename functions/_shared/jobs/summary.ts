@@ -20,7 +20,11 @@ export interface JobSummaryDeps {
   allowedOrigins: readonly string[];
 }
 
-export function createJobSummaryHandler({ db, resolveUser, allowedOrigins }: JobSummaryDeps): (req: Request) => Promise<Response> {
+export function createJobSummaryHandler({
+  db,
+  resolveUser,
+  allowedOrigins,
+}: JobSummaryDeps): (req: Request) => Promise<Response> {
   return withCors(
     allowedOrigins,
     "GET, OPTIONS",

@@ -16,19 +16,19 @@
  * (409), both enforced in SQL under a lock on the user's row.
  */
 import { z } from "zod";
+import { recordAuditEvent } from "../audit/record-event.ts";
+import { requestMeta } from "../audit/request-meta.ts";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
-import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
-import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
-import { sha256 } from "../hash.ts";
-import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
-import { ALL_SCOPES, isScope } from "./scopes.ts";
 import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
-import { recordAuditEvent } from "../audit/record-event.ts";
-import { requestMeta } from "../audit/request-meta.ts";
+import { sha256 } from "../hash.ts";
+import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
+import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
+import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
+import { ALL_SCOPES, isScope } from "./scopes.ts";
 
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;
@@ -120,24 +120,40 @@ export function createApiKeysHandler({
   }
 
   /** The scopes (of a new key, or of the key `keyId`) that the owner's role does not allow. */
-  async function scopesAboveRole(user: RequestUser, scopes: readonly string[] | null, keyId: string | null): Promise<string[]> {
-    const [row] = await db.query<{ above: string[] }>(
-      "select keygate.scopes_above_role($1, $2, $3) as above",
-      [user.id, scopes, keyId],
-    );
+  async function scopesAboveRole(
+    user: RequestUser,
+    scopes: readonly string[] | null,
+    keyId: string | null,
+  ): Promise<string[]> {
+    const [row] = await db.query<{ above: string[] }>("select keygate.scopes_above_role($1, $2, $3) as above", [
+      user.id,
+      scopes,
+      keyId,
+    ]);
     return row?.above ?? [];
   }
 
-  async function refuseAboveRole(req: Request, user: RequestUser, action: string, above: string[], keyId: string | null) {
-    await recordAuditEvent(db, req, {
-      action,
-      outcome: "failure",
-      actorId: user.id,
-      targetUserId: user.id,
-      targetKeyId: keyId,
-      reason: "scope_above_role",
-      details: { scopes: above },
-    }, log);
+  async function refuseAboveRole(
+    req: Request,
+    user: RequestUser,
+    action: string,
+    above: string[],
+    keyId: string | null,
+  ) {
+    await recordAuditEvent(
+      db,
+      req,
+      {
+        action,
+        outcome: "failure",
+        actorId: user.id,
+        targetUserId: user.id,
+        targetKeyId: keyId,
+        reason: "scope_above_role",
+        details: { scopes: above },
+      },
+      log,
+    );
     throw new KeygateError("scope_above_role", `Your role does not allow the scope ${above.join(", ")}.`);
   }
 
@@ -159,7 +175,18 @@ export function createApiKeysHandler({
       `select k.*, keygate.append_audit_event('key.created', 'success', $1, $1, k.id, null, $9, $10,
                      jsonb_build_object('name', k.name, 'scopes', to_jsonb(k.scopes)))
          from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8) k`,
-      [user.id, body.name ?? "API key", start, hash, scopes, expiresAt, maxActive, maxPerMinute, meta.clientAddress, meta.userAgent],
+      [
+        user.id,
+        body.name ?? "API key",
+        start,
+        hash,
+        scopes,
+        expiresAt,
+        maxActive,
+        maxPerMinute,
+        meta.clientAddress,
+        meta.userAgent,
+      ],
     );
     return created(info, key);
   }
@@ -181,7 +208,11 @@ export function createApiKeysHandler({
   }
 
   async function list(user: RequestUser): Promise<Response> {
-    const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id], "kg_list_api_keys");
+    const keys = await db.query<ApiKeyInfoRow>(
+      "select * from keygate.list_api_keys($1)",
+      [user.id],
+      "kg_list_api_keys",
+    );
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 

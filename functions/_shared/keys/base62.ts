@@ -22,7 +22,8 @@ export function encodeBase62(value: bigint, width: number): string {
  * numbers: it runs on every verification, where BigInt arithmetic allocates.
  */
 export function encodeUint32Base62(value: number, width: number): string {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError("not a 32-bit unsigned integer");
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+    throw new RangeError("not a 32-bit unsigned integer");
   const chars = new Array<string>(width).fill("0");
   let rest = value;
   for (let i = width - 1; i >= 0 && rest > 0; i--) {

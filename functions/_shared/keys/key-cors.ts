@@ -20,12 +20,12 @@ export function withKeyCors(
     const origin = req.headers.get("origin");
     const cors: Record<string, string> = origin
       ? {
-        "access-control-allow-origin": origin,
-        "access-control-allow-methods": methods,
-        "access-control-allow-headers": ALLOWED_HEADERS,
-        "access-control-max-age": "600",
-        vary: "Origin",
-      }
+          "access-control-allow-origin": origin,
+          "access-control-allow-methods": methods,
+          "access-control-allow-headers": ALLOWED_HEADERS,
+          "access-control-max-age": "600",
+          vary: "Origin",
+        }
       : { vary: "Origin" };
     if (isPreflight(req)) return new Response(null, { status: 204, headers: cors });
     const res = await handler(req);

@@ -11,11 +11,12 @@
  * | `CLIENT_IP_HEADER`          | `cf-connecting-ip` | the header the platform sets to the   |
  * |                             |         | client's address (`none`: no per-client limit)   |
  */
-import type { Env } from "../config.ts";
+
 import { DEFAULT_CLIENT_IP_HEADER } from "../client-address.ts";
+import type { Env } from "../config.ts";
 import { DEFAULT_FAILURES_PER_MINUTE } from "./failure-limiter.ts";
-import { MAX_CACHE_TTL_MS } from "./verify-cache.ts";
 import { DEFAULT_CACHE_TTL_MS } from "./verify.ts";
+import { MAX_CACHE_TTL_MS } from "./verify-cache.ts";
 
 export const DEFAULT_CREATE_PER_MINUTE = 10;
 

@@ -12,8 +12,8 @@
  * `Retry-After`.
  */
 import type { Config } from "../config.ts";
-import { type Logger, logError, methodNotAllowed, toResponse } from "../http.ts";
 import { KeygateError } from "../errors.ts";
+import { type Logger, logError, methodNotAllowed, toResponse } from "../http.ts";
 import { invalidApiKey } from "./invalid-api-key.ts";
 import { withKeyCors } from "./key-cors.ts";
 import { presentedKey } from "./presented-key.ts";
@@ -48,7 +48,13 @@ const okBodies = new WeakMap<VerifiedKey, string>();
 function accepted(key: VerifiedKey): Response {
   let body = okBodies.get(key);
   if (body === undefined) {
-    body = JSON.stringify({ valid: true, user_id: key.userId, key_id: key.keyId, scopes: key.scopes, expires_at: key.expiresAt });
+    body = JSON.stringify({
+      valid: true,
+      user_id: key.userId,
+      key_id: key.keyId,
+      scopes: key.scopes,
+      expires_at: key.expiresAt,
+    });
     okBodies.set(key, body);
   }
   return new Response(body, { headers: OK_HEADERS });

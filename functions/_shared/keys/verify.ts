@@ -30,14 +30,14 @@
 import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
 import { clientAddress, DEFAULT_CLIENT_IP_HEADER } from "../client-address.ts";
 import type { Db } from "../db.ts";
+import type { VerifyRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
-import { type Logger, logError } from "../http.ts";
-import { parseApiKey } from "./format.ts";
 import { sha256, toKeyString } from "../hash.ts";
+import { type Logger, logError } from "../http.ts";
 import { DEFAULT_FAILURES_PER_MINUTE, FailureLimiter } from "./failure-limiter.ts";
+import { parseApiKey } from "./format.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
 import { VerifyCache } from "./verify-cache.ts";
-import type { VerifyRow } from "../db-rows.ts";
 
 export const DEFAULT_CACHE_TTL_MS = 5_000;
 /** Keys found not live, remembered: a small cache, for repeats (a flood of distinct keys is the limiter's job). */

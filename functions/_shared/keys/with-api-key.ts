@@ -49,7 +49,10 @@ export interface WithApiKeyOptions {
   methods?: string;
 }
 
-export type WithApiKey = (options: WithApiKeyOptions, handler: ApiKeyHandler) => (req: Request) => Response | Promise<Response>;
+export type WithApiKey = (
+  options: WithApiKeyOptions,
+  handler: ApiKeyHandler,
+) => (req: Request) => Response | Promise<Response>;
 
 export interface WithApiKeyDeps {
   config: Pick<Config, "apiKeyPrefix" | "allowBrowserKeys">;
@@ -67,7 +70,8 @@ export function createWithApiKey({ config, verifier, db, log = logError }: WithA
     const required = [...(options.scopes ?? [])];
     // A typo here would lock every key out of the route: fail at start-up instead.
     const unknown = required.filter((scope) => !isScope(scope));
-    if (unknown.length > 0) throw new Error(`withApiKey: unknown scope ${unknown.join(", ")} (add it to keys/scopes.ts)`);
+    if (unknown.length > 0)
+      throw new Error(`withApiKey: unknown scope ${unknown.join(", ")} (add it to keys/scopes.ts)`);
     const guarded = handleErrors(async (req) => {
       const presented = presentedKey(req);
       const key = await keys.verify(presented, req);

@@ -25,7 +25,7 @@ export function readCookies(req: Request): Map<string, string> {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VALUE = /^[!#-+\--:<-\[\]-~]*$/; // cookie-octet: no space, quote, comma, semicolon or backslash
+const VALUE = /^[!#-+\--:<-[\]-~]*$/; // cookie-octet: no space, quote, comma, semicolon or backslash
 
 /** One `Set-Cookie` header value. */
 export function serializeCookie(name: string, value: string, options: CookieOptions): string {

@@ -92,7 +92,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
 
   async function work(job: ClaimedJob): Promise<void> {
     const lost = new AbortController();
-    let progress: unknown ;
+    let progress: unknown;
     const beat = async () => {
       try {
         await call(`/${job.id}/heartbeat`, { attempt: job.attempts, lease_seconds: leaseSeconds, progress });

@@ -117,7 +117,8 @@ describe.skipIf(missing !== null && !required)("six function processes against a
     await migrate(appUrl, { quiet: true });
     const setup = new pg.Pool({ connectionString: appUrl, max: 1 });
     const { rows } = await setup.query(
-      "insert into public.users (email) values ('isolates@example.test') returning id",
+      // A member: a viewer's keys verify with read scopes only, and this load writes jobs.
+      "insert into public.users (email, role) values ('isolates@example.test', 'member') returning id",
     );
     key = await insertKey(setup, rows[0].id, { scopes: ["jobs:read", "jobs:write"] });
     await setup.end();

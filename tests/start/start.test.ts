@@ -5,10 +5,34 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, projectRoot, startServer } from "../helpers/server.ts";
+import { freePort as freeEphemeralPort, projectRoot, startServer } from "../helpers/server.ts";
+
+/**
+ * A free port below the kernel's ephemeral range (32768-60999 on Linux).
+ * npm start checks its port first and binds it only after migrating, and
+ * meanwhile the embedded database and the development provider bind
+ * ephemeral ports: one of those could take a port that itself came from the
+ * ephemeral range (seen once in CI-like runs).
+ */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 10_000);
+    if (await portIsFree(candidate)) return candidate;
+  }
+  return await freeEphemeralPort();
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+}
 
 interface Started {
   child: ChildProcess;

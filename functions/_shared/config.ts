@@ -7,9 +7,10 @@ export type Env = Record<string, string | undefined>;
 
 /**
  * Connections each isolate may hold (DB_POOL_MAX). Four, as Supabase's own
- * server library defaults to: measured, more bought no throughput on the cold
- * key path, and many isolates times a large pool exhaust a small project
- * (README, "Connection budget").
+ * server library defaults to: measured, one holds an isolate back and more
+ * than four bought no clear throughput on the cold key path, while many
+ * isolates times a large pool exhaust a small project (README, "Database
+ * connections").
  */
 export const DEFAULT_DB_POOL_MAX = 4;
 

@@ -9,7 +9,7 @@
  * PgBouncer with `pool_mode = transaction`) that hands each transaction to
  * whichever server connection is free and keeps no prepared statement
  * between them. Named statements save a parse and plan per query (measured
- * 15-30% of an indexed select, README "Benchmark"), so a direct or
+ * 6-30% of an indexed select, README "Benchmark"), so a direct or
  * session-mode connection may turn them on (`prepared`, DB_PREPARED_STATEMENTS).
  *
  * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes

@@ -40,6 +40,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 import { denoRunArgs, denoV8Flags } from "./deno-run.mjs";
 import { migrate } from "./migrate.mjs";
 import { pgbouncerBinary, startPgBouncer } from "./pgbouncer.mjs";
@@ -70,8 +71,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function databaseUrl(name) {
   const url = new URL(adminUrl);
-  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname))
-    throw new Error("the bench runs on a loopback database only");
+  if (!isLoopbackHost(url.hostname)) throw new Error("the bench runs on a loopback database only");
   url.pathname = `/${name}`;
   return url.toString();
 }

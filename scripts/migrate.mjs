@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const supabaseBin = path.join(root, "node_modules", ".bin", "supabase");
@@ -24,8 +25,7 @@ export async function isSupabaseProject(client) {
 /** The CLI wants TLS off spelled out for local databases without it. */
 export function cliUrl(databaseUrl) {
   const url = new URL(databaseUrl);
-  const loopback = ["127.0.0.1", "localhost", "[::1]", "::1"].includes(url.hostname);
-  if (loopback && !url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
+  if (isLoopbackHost(url.hostname) && !url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
   return url.toString();
 }
 

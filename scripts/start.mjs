@@ -16,6 +16,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 import { denoRunArgs } from "./deno-run.mjs";
 import { startEmbeddedDatabase } from "./embedded-db.mjs";
 import { migrate } from "./migrate.mjs";
@@ -50,15 +51,6 @@ async function shutdown() {
     }
   }
   process.exit();
-}
-
-function isLoopbackHostname(hostname) {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
-function isLoopback(urlString) {
-  return isLoopbackHostname(new URL(urlString).hostname);
 }
 
 async function portIsFree(p) {
@@ -124,7 +116,7 @@ function describeDatabase(url, embedded) {
 async function main() {
   const development = (env.KEYGATE_ENV ?? "development") === "development";
   const devSignIn = !env.OAUTH_GITHUB_CLIENT_ID && !env.OAUTH_GOOGLE_CLIENT_ID && !env.OIDC_ISSUER;
-  if ((development || devSignIn) && !isLoopbackHostname(bindHost)) {
+  if ((development || devSignIn) && !isLoopbackHost(bindHost)) {
     const why = devSignIn
       ? "the development OpenID provider would let anyone who reaches it sign in as anyone"
       : "development mode is on";
@@ -152,7 +144,7 @@ async function main() {
   if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
   if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
   if (env.OIDC_ISSUER) providers.push(`${env.OIDC_NAME ?? "OpenID"} (${env.OIDC_ISSUER})`);
-  if (providers.length === 0 && !isLoopback(publicUrl)) {
+  if (providers.length === 0 && !isLoopbackHost(new URL(publicUrl).hostname)) {
     return fail(
       `no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`,
     );
@@ -246,7 +238,7 @@ async function main() {
           "  !!! It is for trying Keygate locally only. Configure a real provider before exposing it.",
         );
       }
-      console.log(lines.join("\n") + "\n");
+      console.log(`${lines.join("\n")}\n`);
     } else {
       process.stdout.write(text);
     }

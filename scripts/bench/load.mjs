@@ -3,13 +3,16 @@
 // an event loop with anything it measures). Reads its options as JSON from
 // argv[2], prints one JSON line: {rps, p50, p99, requests, non2xx, errors}.
 import autocannon from "autocannon";
+import { isLoopbackHost } from "../../functions/_shared/loopback.js";
 
 const { url, headers = {}, connections, seconds, method = "GET" } = JSON.parse(process.argv[2]);
-if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error("bench traffic goes to loopback only");
+const target = new URL(url);
+if (target.protocol !== "http:" || !isLoopbackHost(target.hostname))
+  throw new Error("bench traffic goes to loopback only");
 
 const result = await autocannon({ url, method, headers, connections, duration: seconds, pipelining: 1 });
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -17,5 +20,5 @@ process.stdout.write(
     non2xx: result.non2xx,
     status: { "2xx": result["2xx"], "4xx": result["4xx"], "5xx": result["5xx"] },
     errors: result.errors + result.timeouts,
-  }) + "\n",
+  })}\n`,
 );

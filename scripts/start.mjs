@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm start`: runs Keygate locally.
 //
 // With DATABASE_URL (or SUPABASE_DB_URL) set it uses that Postgres; otherwise
@@ -34,8 +35,10 @@ const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "
 // DASHBOARD_PORT: the dashboard also on http://localhost:<port>, another site than the functions.
 const dashboardPort = env.DASHBOARD_PORT ? Number(env.DASHBOARD_PORT) : undefined;
 const dashboardOrigin = dashboardPort === undefined ? undefined : `http://localhost:${dashboardPort}`;
+/** What to stop on the way out, last started first. @type {(() => unknown)[]} */
 const cleanups = [];
 
+/** @param {string} message */
 function fail(message) {
   console.error(`\nkeygate: ${message}`);
   process.exitCode = 1;
@@ -43,9 +46,9 @@ function fail(message) {
 }
 
 async function shutdown() {
-  while (cleanups.length > 0) {
+  for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
     try {
-      await cleanups.pop()();
+      await cleanup();
     } catch {
       // keep stopping the rest
     }
@@ -53,6 +56,10 @@ async function shutdown() {
   process.exit();
 }
 
+/**
+ * @param {number} p
+ * @returns {Promise<boolean>}
+ */
 async function portIsFree(p) {
   return await new Promise((resolve) => {
     const probe = createServer();
@@ -61,6 +68,7 @@ async function portIsFree(p) {
   });
 }
 
+/** @param {string} question */
 async function confirm(question) {
   if (args.has("--yes")) return true;
   if (!process.stdin.isTTY) {
@@ -103,6 +111,10 @@ async function devSessionSecret() {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {boolean} embedded
+ */
 function describeDatabase(url, embedded) {
   if (embedded) {
     const dir = path.join(dataDir, "pglite");
@@ -140,6 +152,7 @@ async function main() {
     }
   }
 
+  /** @type {string[]} */
   const providers = [];
   if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
   if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
@@ -156,9 +169,12 @@ async function main() {
   try {
     await migrate(databaseUrl, { quiet: true });
   } catch (err) {
-    return fail(`migration failed; nothing half-applied was kept.\n${err.message}`);
+    return fail(
+      `migration failed; nothing half-applied was kept.\n${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 
+  /** @type {NodeJS.ProcessEnv} */
   const serverEnv = {
     ...env,
     KEYGATE_ENV: development ? "development" : env.KEYGATE_ENV,
@@ -179,20 +195,22 @@ async function main() {
     serverEnv.SESSION_SECRET = await devSessionSecret();
   }
 
+  /** @type {Awaited<ReturnType<typeof import("./dev-oidc.mjs").startDevProvider>> | undefined} */
   let devProvider;
   if (providers.length === 0) {
     const { startDevProvider } = await import("./dev-oidc.mjs");
-    devProvider = await startDevProvider({ host, port: 0, publicUrl });
-    cleanups.push(() => devProvider.stop());
+    const provider = await startDevProvider({ host, port: 0, publicUrl });
+    devProvider = provider;
+    cleanups.push(() => provider.stop());
     Object.assign(serverEnv, {
-      OIDC_ISSUER: devProvider.issuer,
-      OIDC_CLIENT_ID: devProvider.clientId,
-      OIDC_CLIENT_SECRET: devProvider.clientSecret,
+      OIDC_ISSUER: provider.issuer,
+      OIDC_CLIENT_ID: provider.clientId,
+      OIDC_CLIENT_SECRET: provider.clientSecret,
       OIDC_NAME: "Development sign-in (not for production)",
       // Anyone may sign in as anyone here, so viewer protects nothing; member lets a newcomer's key submit jobs.
       DEFAULT_ROLE: env.DEFAULT_ROLE ?? "member",
     });
-    providers.push(`development OpenID provider at ${devProvider.issuer}`);
+    providers.push(`development OpenID provider at ${provider.issuer}`);
   }
 
   const deno = spawn(path.join(root, "node_modules", ".bin", "deno"), denoRunArgs("scripts/serve.ts"), {

@@ -78,16 +78,19 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
   const log = options.log ?? ((line: string) => console.log(line));
   const fetchImpl = options.fetchImpl ?? fetch;
 
-  async function call(path: string, body: unknown): Promise<any> {
+  /** POSTs to `jobs<path>`; the reply's JSON, whose shape the caller names, or a KeygateHttpError. */
+  async function call<T>(path: string, body: unknown): Promise<T> {
     const res = await fetchImpl(`${url}/functions/v1/jobs${path}`, {
       method: "POST",
       headers: { "x-api-key": apiKey, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
-    const data = await res.json().catch(() => null);
-    if (!res.ok)
-      throw new KeygateHttpError(res.status, data?.error?.code ?? "http_error", data?.error?.message ?? res.statusText);
-    return data;
+    const data: unknown = await res.json().catch(() => null);
+    if (!res.ok) {
+      const error = (data as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new KeygateHttpError(res.status, error?.code ?? "http_error", error?.message ?? res.statusText);
+    }
+    return data as T;
   }
 
   async function work(job: ClaimedJob): Promise<void> {
@@ -126,7 +129,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
         await call(`/${job.id}/complete`, { attempt: job.attempts, result: outcome.result ?? null });
         log(`job ${job.id} (${job.type}) succeeded`);
       } else {
-        const failed = await call(`/${job.id}/fail`, {
+        const failed = await call<{ status: string }>(`/${job.id}/fail`, {
           attempt: job.attempts,
           error: outcome.error.slice(0, 1000) || "failed",
         });
@@ -143,7 +146,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ finished: num
   while (!stop.aborted) {
     let jobs: ClaimedJob[];
     try {
-      ({ jobs } = await call("/claim", {
+      ({ jobs } = await call<{ jobs: ClaimedJob[] }>("/claim", {
         limit: 1,
         lease_seconds: leaseSeconds,
         ...(options.types ? { types: options.types } : {}),

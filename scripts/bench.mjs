@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run bench`: how fast is API key verification, measured against floors
 // on the same machine and database (issue 4, DESIGN.md section 4).
 //
@@ -40,6 +41,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 import { denoRunArgs, denoV8Flags } from "./deno-run.mjs";
 import { migrate } from "./migrate.mjs";
 import { pgbouncerBinary, startPgBouncer } from "./pgbouncer.mjs";
@@ -60,34 +62,46 @@ const STATS_FLUSH_MS = 11_000; // an idle backend flushes its statistics within 
 // a system service and stays where the kernel puts it.
 const pinned = os.cpus().length >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 const serverCores = os.cpus().length > 2 ? `1-${os.cpus().length - 1}` : "1";
+/**
+ * The command and arguments that run `command` on `cores` when pinning works.
+ * @param {string} cores
+ * @param {string} command
+ * @param {string[]} args
+ * @returns {[string, string[]]}
+ */
 function pin(cores, command, args) {
   return pinned ? ["taskset", ["-c", cores, command, ...args]] : [command, args];
 }
 
 const adminUrl = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const log = (message) => process.stderr.write(`${message}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (/** @type {string} */ message) => process.stderr.write(`${message}\n`);
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
+/** @param {string} name */
 function databaseUrl(name) {
   const url = new URL(adminUrl);
-  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname))
-    throw new Error("the bench runs on a loopback database only");
+  if (!isLoopbackHost(url.hostname)) throw new Error("the bench runs on a loopback database only");
   url.pathname = `/${name}`;
   return url.toString();
 }
 
+/** @returns {Promise<number>} */
 async function freePort() {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
 }
 
-/** Starts a Deno program that prints "listening" once it serves on $PORT. */
+/**
+ * Starts a Deno program that prints "listening" once it serves on $PORT.
+ * @param {string} script
+ * @param {Record<string, string>} env
+ */
 async function startDeno(script, env) {
   const port = await freePort();
   const child = spawn(...pin(serverCores, deno, denoRunArgs(script)), {
@@ -98,7 +112,8 @@ async function startDeno(script, env) {
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
-  await new Promise((resolve, reject) => {
+  /** @type {Promise<void>} */
+  const started = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${output}`)), 60_000);
     child.stdout.on("data", () => {
       if (/listening/i.test(output)) {
@@ -111,12 +126,13 @@ async function startDeno(script, env) {
       reject(new Error(`${script} exited with ${code}:\n${output}`));
     });
   });
+  await started;
   return {
     url: `http://127.0.0.1:${port}`,
     /** Peak resident memory so far, in MiB (Linux /proc). */
     async peakMiB() {
       const status = await readFile(`/proc/${child.pid}/status`, "utf8");
-      return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -127,7 +143,15 @@ async function startDeno(script, env) {
   };
 }
 
-/** One autocannon run in a separate process (scripts/bench/load.mjs). */
+/** @typedef {import("./bench/load.mjs").LoadResult} LoadResult */
+/** @typedef {"2xx" | "4xx" | "5xx"} StatusClass */
+
+/**
+ * One autocannon run in a separate process (scripts/bench/load.mjs).
+ * @param {string} url
+ * @param {Record<string, string>} headers
+ * @returns {Promise<LoadResult>}
+ */
 async function load(url, headers, seconds = SECONDS) {
   const options = JSON.stringify({ url, headers, connections: CONNECTIONS, seconds });
   return await new Promise((resolve, reject) => {
@@ -143,7 +167,13 @@ async function load(url, headers, seconds = SECONDS) {
   });
 }
 
-/** One measured run; throws unless every response had the expected status class. */
+/**
+ * One measured run; throws unless every response had the expected status class.
+ * @param {string} label
+ * @param {string} url
+ * @param {Record<string, string>} headers
+ * @param {StatusClass} expect
+ */
 async function checkedLoad(label, url, headers, expect) {
   const result = await load(url, headers);
   const wrong = result.errors + (expect === "2xx" ? result.non2xx : result.requests - result.status[expect]);
@@ -152,7 +182,13 @@ async function checkedLoad(label, url, headers, expect) {
   return result;
 }
 
-/** Warm up, then measure once. */
+/**
+ * Warm up, then measure once.
+ * @param {string} label
+ * @param {string} url
+ * @param {Record<string, string>} headers
+ * @param {StatusClass} expect
+ */
 async function measure(label, url, headers, expect) {
   await load(url, headers, WARMUP_SECONDS);
   return await checkedLoad(label, url, headers, expect);
@@ -162,10 +198,11 @@ async function measure(label, url, headers, expect) {
  * Scenarios measured in interleaved rounds (A B C, A B C, ...), so that a slow
  * stretch of the machine hits each alike. Returns every scenario's runs, in
  * round order.
+ * @param {{ label: string, url: string, headers: Record<string, string>, expect: StatusClass }[]} scenarios
  */
 async function interleaved(scenarios) {
   for (const s of scenarios) await load(s.url, s.headers, WARMUP_SECONDS);
-  const runs = scenarios.map(() => []);
+  const runs = scenarios.map(() => /** @type {LoadResult[]} */ ([]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, s] of scenarios.entries())
       runs[i].push(await checkedLoad(`${s.label} (round ${round + 1})`, s.url, s.headers, s.expect));
@@ -173,11 +210,20 @@ async function interleaved(scenarios) {
   return runs;
 }
 
-const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
-const medianRun = (runs) => runs.toSorted((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
-/** Median over rounds of each run's throughput over the floor's run of the same round: neighbours in time share the machine's speed. */
+const median = (/** @type {number[]} */ values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
+const medianRun = (/** @type {LoadResult[]} */ runs) =>
+  runs.toSorted((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
+/**
+ * Median over rounds of each run's throughput over the floor's run of the same round: neighbours in time share the machine's speed.
+ * @param {LoadResult[]} runs
+ * @param {LoadResult[]} floors
+ */
 const pairedRatio = (runs, floors) => median(runs.map((r, i) => r.rps / floors[i].rps));
 
+/**
+ * @param {pg.ClientBase} admin
+ * @param {string} name
+ */
 async function writeCounters(admin, name) {
   const { rows } = await admin.query(
     "select tup_inserted + tup_updated + tup_deleted as writes, xact_commit from pg_stat_database where datname = $1",
@@ -186,7 +232,10 @@ async function writeCounters(admin, name) {
   return Number(rows[0].writes);
 }
 
-/** A session for a new user, made as the auth function makes them. */
+/**
+ * A session for a new user, made as the auth function makes them.
+ * @param {pg.Pool} db
+ */
 async function signIn(db) {
   const { rows } = await db.query(
     "insert into public.users (email, name) values ('bench@example.test', 'Bench') returning id",
@@ -199,7 +248,10 @@ async function signIn(db) {
   return `kg_session=${token}`;
 }
 
-/** A well-formed key (right prefix and checksum) that was never issued. */
+/**
+ * A well-formed key (right prefix and checksum) that was never issued.
+ * @returns {Promise<string>}
+ */
 async function unissuedKey() {
   const code =
     'import { generateApiKey } from "./functions/_shared/keys/format.ts"; console.log(generateApiKey("kg"));';
@@ -214,6 +266,7 @@ async function unissuedKey() {
   });
 }
 
+/** @param {(string | number)[][]} rows */
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows
@@ -221,8 +274,8 @@ function table(rows) {
     .join("\n");
 }
 
-const ratio = (a, b) => (a / b).toFixed(2);
-const mark = (ok) => (ok ? "ok" : "MISSED");
+const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (a / b).toFixed(2);
+const mark = (/** @type {boolean} */ ok) => (ok ? "ok" : "MISSED");
 
 async function main() {
   const name = `kg_bench_${process.pid}_${Date.now().toString(36)}`;
@@ -246,7 +299,7 @@ async function main() {
       API_KEY_CREATE_PER_MINUTE: "1000",
     });
     servers.push(keygate);
-    const fn = (p) => `${keygate.url}/functions/v1/${p}`;
+    const fn = (/** @type {string} */ p) => `${keygate.url}/functions/v1/${p}`;
     const created = await fetch(fn("api-keys"), {
       method: "POST",
       headers: { cookie, origin: keygate.url, "content-type": "application/json" },
@@ -386,7 +439,13 @@ async function main() {
 
     const sustained = windows[WINDOWS - 1].rps / windows[0].rps;
     // autocannon counts latency in whole milliseconds: a 0 ms floor has no ratio.
-    const p99Ratio = (r, floor) => (floor.p99 > 0 ? `${ratio(r.p99, floor.p99)}x` : "-");
+    const p99Ratio = (/** @type {LoadResult} */ r, /** @type {LoadResult} */ floor) =>
+      floor.p99 > 0 ? `${ratio(r.p99, floor.p99)}x` : "-";
+    /**
+     * @param {string} label
+     * @param {LoadResult} r
+     * @param {LoadResult} floor
+     */
     const row = (label, r, floor, rpsRatio = r.rps / floor.rps) => [
       label,
       Math.round(r.rps),

@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import { exportJWK, generateKeyPair } from "jose";
 import Provider, { interactionPolicy } from "oidc-provider";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 import { avatarDataUrl } from "./dev-oidc/avatar.mjs";
 import { escapeHtml, PRESET_IDENTITIES, renderLoginPage } from "./dev-oidc/login-page.mjs";
 import { createMemoryAdapter } from "./dev-oidc/memory-adapter.mjs";
@@ -17,14 +18,6 @@ import { createMemoryAdapter } from "./dev-oidc/memory-adapter.mjs";
 export const DEV_CLIENT_ID = "keygate-dev";
 const SCOPE = "openid email profile";
 const MAX_FORM_BYTES = 4096;
-
-/** True for 127.0.0.0/8, ::1 and localhost (DESIGN.md section 6). */
-export function isLoopbackHost(/** @type {string} */ hostname) {
-  const host = String(hostname)
-    .replace(/^\[|\]$/g, "")
-    .toLowerCase();
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
 
 /**
  * A stable subject per email, so the same test person is the same user across restarts.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run db:migrate`: brings the database at DATABASE_URL up to date.
 //
 // On plain Postgres or PGlite it first applies sql/shim.sql (the roles, `auth`
@@ -11,21 +12,28 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const supabaseBin = path.join(root, "node_modules", ".bin", "supabase");
 
-/** Supabase projects have the `supabase_admin` role; plain Postgres does not. */
+/**
+ * Supabase projects have the `supabase_admin` role; plain Postgres does not.
+ * @param {pg.ClientBase} client
+ * @returns {Promise<boolean>}
+ */
 export async function isSupabaseProject(client) {
   const { rows } = await client.query("select exists (select 1 from pg_roles where rolname = 'supabase_admin') as yes");
   return rows[0].yes;
 }
 
-/** The CLI wants TLS off spelled out for local databases without it. */
+/**
+ * The CLI wants TLS off spelled out for local databases without it.
+ * @param {string} databaseUrl
+ */
 export function cliUrl(databaseUrl) {
   const url = new URL(databaseUrl);
-  const loopback = ["127.0.0.1", "localhost", "[::1]", "::1"].includes(url.hostname);
-  if (loopback && !url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
+  if (isLoopbackHost(url.hostname) && !url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
   return url.toString();
 }
 
@@ -34,6 +42,8 @@ export function cliUrl(databaseUrl) {
  * password never goes into the arguments, which `ps` shows to every local
  * user: it travels in PGPASSWORD, which the CLI's driver (pgx) reads when
  * the URL has none.
+ * @param {string} databaseUrl
+ * @param {NodeJS.ProcessEnv} [env]
  */
 export function cliInvocation(databaseUrl, env = process.env) {
   const url = new URL(cliUrl(databaseUrl));
@@ -47,6 +57,13 @@ export function cliInvocation(databaseUrl, env = process.env) {
   };
 }
 
+/**
+ * Runs the CLI; resolves to what it printed, rejects with it when it fails.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ quiet: boolean, env: NodeJS.ProcessEnv, spawnImpl: typeof spawn }} options
+ * @returns {Promise<string>}
+ */
 function run(cmd, args, { quiet, env, spawnImpl }) {
   return new Promise((resolve, reject) => {
     const child = spawnImpl(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
@@ -70,9 +87,12 @@ function run(cmd, args, { quiet, env, spawnImpl }) {
 /**
  * Applies the shim (where needed) and the migrations in `<workdir>/supabase`
  * (default: this repository). Resolves to what the CLI printed.
+ * @param {string} databaseUrl
+ * @param {{ quiet?: boolean, workdir?: string, spawnImpl?: typeof spawn }} [options]
+ * @returns {Promise<string>}
  */
 export async function migrate(databaseUrl, { quiet = false, workdir = root, spawnImpl = spawn } = {}) {
-  const log = quiet ? () => {} : (m) => console.log(m);
+  const log = quiet ? () => {} : (/** @type {string} */ m) => console.log(m);
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {

@@ -1,3 +1,4 @@
+// @ts-check
 // A real transaction-mode pooler for the tests and the bench: PgBouncer
 // (Debian's 1.18) with `pool_mode = transaction`, as Supabase's Supavisor on
 // port 6543 runs, on a free loopback port in front of a Postgres. Its
@@ -25,13 +26,14 @@ export function pgbouncerBinary() {
   return spawnSync("pgbouncer", ["--version"], { stdio: "ignore" }).status === 0 ? "pgbouncer" : null;
 }
 
+/** @returns {Promise<number>} */
 async function freePort() {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
@@ -44,6 +46,11 @@ function postgresIds() {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
+/**
+ * @param {string} url
+ * @param {import("node:child_process").ChildProcess} child
+ * @param {() => string} log
+ */
 async function waitUntilServing(url, child, log) {
   for (let attempt = 0; attempt < 100; attempt++) {
     if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}:\n${log()}`);
@@ -68,6 +75,7 @@ async function waitUntilServing(url, child, log) {
  * (default 4), `maxClientConn` the client connections in all (200, like a
  * Micro project's pooler), `queryWaitTimeout` the seconds a client waits for a
  * server connection before PgBouncer refuses it (10).
+ * @param {{ target: string, poolSize?: number, maxClientConn?: number, queryWaitTimeout?: number }} options
  */
 export async function startPgBouncer({ target, poolSize = 4, maxClientConn = 200, queryWaitTimeout = 10 }) {
   const binary = pgbouncerBinary();
@@ -125,7 +133,7 @@ export async function startPgBouncer({ target, poolSize = 4, maxClientConn = 200
       return output;
     }
   };
-  const urlFor = (databaseUrl) => {
+  const urlFor = (/** @type {string} */ databaseUrl) => {
     const url = new URL(databaseUrl);
     url.hostname = "127.0.0.1";
     url.port = String(port);

@@ -5,6 +5,7 @@
  * is; its default export's `fetch` handles the requests under its name.
  */
 import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 
 const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin"];
 const root = new URL("../", import.meta.url);
@@ -77,8 +78,7 @@ const port = Number(Deno.env.get("PORT") ?? "54321");
 
 // Development mode relaxes SESSION_SECRET and may come with the development
 // sign-in: it never listens beyond loopback.
-const loopbackHost = /^(localhost|::1|\[::1\]|127(\.\d{1,3}){3})$/i.test(hostname);
-if (Deno.env.get("KEYGATE_ENV") === "development" && !loopbackHost) {
+if (Deno.env.get("KEYGATE_ENV") === "development" && !isLoopbackHost(hostname)) {
   console.error(`HOST=${hostname} is not a loopback address, and KEYGATE_ENV=development: refusing to listen on it.`);
   Deno.exit(1);
 }

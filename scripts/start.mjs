@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm start`: runs Keygate locally.
 //
 // With DATABASE_URL (or SUPABASE_DB_URL) set it uses that Postgres; otherwise
@@ -16,6 +17,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
+import { isLoopbackHost } from "../functions/_shared/loopback.js";
 import { denoRunArgs } from "./deno-run.mjs";
 import { startEmbeddedDatabase } from "./embedded-db.mjs";
 import { migrate } from "./migrate.mjs";
@@ -33,8 +35,10 @@ const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "
 // DASHBOARD_PORT: the dashboard also on http://localhost:<port>, another site than the functions.
 const dashboardPort = env.DASHBOARD_PORT ? Number(env.DASHBOARD_PORT) : undefined;
 const dashboardOrigin = dashboardPort === undefined ? undefined : `http://localhost:${dashboardPort}`;
+/** What to stop on the way out, last started first. @type {(() => unknown)[]} */
 const cleanups = [];
 
+/** @param {string} message */
 function fail(message) {
   console.error(`\nkeygate: ${message}`);
   process.exitCode = 1;
@@ -42,9 +46,9 @@ function fail(message) {
 }
 
 async function shutdown() {
-  while (cleanups.length > 0) {
+  for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
     try {
-      await cleanups.pop()();
+      await cleanup();
     } catch {
       // keep stopping the rest
     }
@@ -52,15 +56,10 @@ async function shutdown() {
   process.exit();
 }
 
-function isLoopbackHostname(hostname) {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
-function isLoopback(urlString) {
-  return isLoopbackHostname(new URL(urlString).hostname);
-}
-
+/**
+ * @param {number} p
+ * @returns {Promise<boolean>}
+ */
 async function portIsFree(p) {
   return await new Promise((resolve) => {
     const probe = createServer();
@@ -69,6 +68,7 @@ async function portIsFree(p) {
   });
 }
 
+/** @param {string} question */
 async function confirm(question) {
   if (args.has("--yes")) return true;
   if (!process.stdin.isTTY) {
@@ -111,6 +111,10 @@ async function devSessionSecret() {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {boolean} embedded
+ */
 function describeDatabase(url, embedded) {
   if (embedded) {
     const dir = path.join(dataDir, "pglite");
@@ -124,7 +128,7 @@ function describeDatabase(url, embedded) {
 async function main() {
   const development = (env.KEYGATE_ENV ?? "development") === "development";
   const devSignIn = !env.OAUTH_GITHUB_CLIENT_ID && !env.OAUTH_GOOGLE_CLIENT_ID && !env.OIDC_ISSUER;
-  if ((development || devSignIn) && !isLoopbackHostname(bindHost)) {
+  if ((development || devSignIn) && !isLoopbackHost(bindHost)) {
     const why = devSignIn
       ? "the development OpenID provider would let anyone who reaches it sign in as anyone"
       : "development mode is on";
@@ -148,11 +152,12 @@ async function main() {
     }
   }
 
+  /** @type {string[]} */
   const providers = [];
   if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
   if (env.OAUTH_GOOGLE_CLIENT_ID) providers.push("Google");
   if (env.OIDC_ISSUER) providers.push(`${env.OIDC_NAME ?? "OpenID"} (${env.OIDC_ISSUER})`);
-  if (providers.length === 0 && !isLoopback(publicUrl)) {
+  if (providers.length === 0 && !isLoopbackHost(new URL(publicUrl).hostname)) {
     return fail(
       `no sign-in provider is configured, and the development provider only runs on loopback (PUBLIC_URL is ${publicUrl}). Configure OIDC_ISSUER, OAUTH_GITHUB_* or OAUTH_GOOGLE_*.`,
     );
@@ -164,9 +169,12 @@ async function main() {
   try {
     await migrate(databaseUrl, { quiet: true });
   } catch (err) {
-    return fail(`migration failed; nothing half-applied was kept.\n${err.message}`);
+    return fail(
+      `migration failed; nothing half-applied was kept.\n${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 
+  /** @type {NodeJS.ProcessEnv} */
   const serverEnv = {
     ...env,
     KEYGATE_ENV: development ? "development" : env.KEYGATE_ENV,
@@ -187,20 +195,22 @@ async function main() {
     serverEnv.SESSION_SECRET = await devSessionSecret();
   }
 
+  /** @type {Awaited<ReturnType<typeof import("./dev-oidc.mjs").startDevProvider>> | undefined} */
   let devProvider;
   if (providers.length === 0) {
     const { startDevProvider } = await import("./dev-oidc.mjs");
-    devProvider = await startDevProvider({ host, port: 0, publicUrl });
-    cleanups.push(() => devProvider.stop());
+    const provider = await startDevProvider({ host, port: 0, publicUrl });
+    devProvider = provider;
+    cleanups.push(() => provider.stop());
     Object.assign(serverEnv, {
-      OIDC_ISSUER: devProvider.issuer,
-      OIDC_CLIENT_ID: devProvider.clientId,
-      OIDC_CLIENT_SECRET: devProvider.clientSecret,
+      OIDC_ISSUER: provider.issuer,
+      OIDC_CLIENT_ID: provider.clientId,
+      OIDC_CLIENT_SECRET: provider.clientSecret,
       OIDC_NAME: "Development sign-in (not for production)",
       // Anyone may sign in as anyone here, so viewer protects nothing; member lets a newcomer's key submit jobs.
       DEFAULT_ROLE: env.DEFAULT_ROLE ?? "member",
     });
-    providers.push(`development OpenID provider at ${devProvider.issuer}`);
+    providers.push(`development OpenID provider at ${provider.issuer}`);
   }
 
   const deno = spawn(path.join(root, "node_modules", ".bin", "deno"), denoRunArgs("scripts/serve.ts"), {
@@ -246,7 +256,7 @@ async function main() {
           "  !!! It is for trying Keygate locally only. Configure a real provider before exposing it.",
         );
       }
-      console.log(lines.join("\n") + "\n");
+      console.log(`${lines.join("\n")}\n`);
     } else {
       process.stdout.write(text);
     }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // How many connections should an isolate hold? `node scripts/bench/pool-sizes.mjs`
 // measures verify-key alone with its cache off (every check one query), as
 // Supabase runs it, through a transaction-mode PgBouncer, for several
@@ -25,19 +26,27 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SERVER_POOL = Number(process.env.BENCH_POOLER_SERVER_POOL ?? 8);
 const adminUrl = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const log = (m) => process.stderr.write(`${m}\n`);
+const log = (/** @type {string} */ m) => process.stderr.write(`${m}\n`);
 
+/** @returns {Promise<number>} */
 async function freePort() {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
 }
 
+/**
+ * Runs a command; resolves to its trimmed stdout, rejects when it fails.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {Record<string, string>} [env]
+ * @returns {Promise<string>}
+ */
 async function run(command, args, env = {}) {
   return await new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -53,6 +62,10 @@ async function run(command, args, env = {}) {
   });
 }
 
+/**
+ * @param {string} databaseUrl
+ * @param {number} poolMax
+ */
 async function startFunction(databaseUrl, poolMax) {
   const port = await freePort();
   const env = {
@@ -70,14 +83,16 @@ async function startFunction(databaseUrl, poolMax) {
     env,
     stdio: ["ignore", "pipe", "inherit"],
   });
-  await new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("listening")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`verify-key exited with ${code}`)));
-  });
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes("listening")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`verify-key exited with ${code}`)));
+    })
+  );
   return {
     url: `http://127.0.0.1:${port}/verify-key`,
     stop: async () => {
@@ -88,6 +103,13 @@ async function startFunction(databaseUrl, poolMax) {
   };
 }
 
+/**
+ * One load run in its own process (load.mjs).
+ * @param {string} url
+ * @param {Record<string, string>} headers
+ * @param {number} seconds
+ * @returns {Promise<import("./load.mjs").LoadResult>}
+ */
 const load = async (url, headers, seconds) =>
   JSON.parse(
     await run(process.execPath, [
@@ -95,12 +117,14 @@ const load = async (url, headers, seconds) =>
       JSON.stringify({ url, headers, connections: CONNECTIONS, seconds }),
     ]),
   );
-const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = (/** @type {number[]} */ values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const name = `kg_pools_${process.pid}_${Date.now().toString(36)}`;
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
+/** @type {Awaited<ReturnType<typeof startFunction>>[]} */
 const started = [];
+/** @type {Awaited<ReturnType<typeof startPgBouncer>> | undefined} */
 let bouncer;
 try {
   await admin.query(`create database ${name}`);
@@ -126,6 +150,7 @@ try {
 
   bouncer = await startPgBouncer({ target: url.toString(), poolSize: SERVER_POOL });
   const pooled = bouncer.urlFor(url.toString());
+  /** @type {{ size: number, server: Awaited<ReturnType<typeof startFunction>>, runs: import("./load.mjs").LoadResult[] }[]} */
   const servers = [];
   for (const size of SIZES) {
     const server = await startFunction(pooled, size);

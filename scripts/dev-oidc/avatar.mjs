@@ -1,3 +1,4 @@
+// @ts-check
 // A generated avatar (initials on a colour picked from the account id), as a
 // data: URL so the dashboard shows a picture without reaching any other server.
 import { escapeHtml } from "./login-page.mjs";

@@ -1,3 +1,4 @@
+// @ts-check
 // The development provider's sign-in page: pick a preset test identity or type
 // one. Plain HTML, no script, escaped values; it says loudly what it is.
 

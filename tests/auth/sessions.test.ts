@@ -103,7 +103,7 @@ describe("GET /auth/session", () => {
     const forged = [
       flipped,
       Buffer.alloc(32, 7).toString("base64url"),
-      token + "A",
+      `${token}A`,
       token.slice(0, -1),
       `${token}.sig`,
       new UnsecuredJWT({ sub: "anyone", role: "admin" }).encode(),

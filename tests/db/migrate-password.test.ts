@@ -67,7 +67,9 @@ describe.skipIf(!hasPgBouncer && !required)("npm run db:migrate behind a passwor
         "unix_socket_dir =",
         // PgBouncer refuses to run as root; it then needs a user to become.
         ...(userInfo().uid === 0 ? ["user = postgres"] : []),
-      ].join("\n") + "\n",
+      ]
+        .join("\n")
+        .concat("\n"),
     );
     if (userInfo().uid === 0) {
       const { uid, gid } = userInfoOf("postgres");

@@ -120,7 +120,7 @@ const credential: fc.Arbitrary<Credential> = fc.oneof(
   fc.record({
     garbage: fc.oneof(
       printable(200),
-      fc.constantFrom("Bearer", "Bearer ", "Basic Zm9vOmJhcg==", "kg_", "kg_" + "A".repeat(49), "=;=;", "a.b.c"),
+      fc.constantFrom("Bearer", "Bearer ", "Basic Zm9vOmJhcg==", "kg_", `kg_${"A".repeat(49)}`, "=;=;", "a.b.c"),
     ),
     header: fc.constantFrom("authorization" as const, "x-api-key" as const, "cookie" as const),
   }),
@@ -399,7 +399,7 @@ function bodyBytes(b: Body): Buffer | null {
     case "bytes":
       return Buffer.from(b.bytes);
     case "nested":
-      return Buffer.from(b.open.repeat(b.depth) + "1" + (b.open === "[" ? "]" : "}").repeat(b.depth), "utf8");
+      return Buffer.from(`${b.open.repeat(b.depth)}1${(b.open === "[" ? "]" : "}").repeat(b.depth)}`, "utf8");
     case "oversized":
       return Buffer.from(`{"name":"${"n".repeat(Math.max(0, b.size - 11))}"}`, "utf8");
   }
@@ -447,7 +447,10 @@ export function render(original: Plan, ctx: RenderContext): RawRequest {
   if (query.length > 0) path += `?${query.join("&")}`;
 
   const headers: Record<string, string[]> = {};
-  const add = (name: string, value: string) => (headers[name] ??= []).push(value);
+  const add = (name: string, value: string) => {
+    headers[name] ??= [];
+    headers[name].push(value);
+  };
   const cookies: string[] = [];
   const auth = plan.static ? "none" : ROUTES[plan.target].auth;
   for (const c of plan.credentials) {

@@ -64,7 +64,10 @@ export class CookieClient {
 
   private bucket(host: string): Map<string, StoredCookie> {
     let bucket = this.jar.get(host);
-    if (!bucket) this.jar.set(host, (bucket = new Map()));
+    if (!bucket) {
+      bucket = new Map();
+      this.jar.set(host, bucket);
+    }
     return bucket;
   }
 

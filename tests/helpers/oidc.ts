@@ -15,6 +15,27 @@ import { exportJWK, generateKeyPair, type JWK } from "jose";
 import Provider from "oidc-provider";
 import { CookieClient } from "./cookie-client.ts";
 
+/** A grant, as much of oidc-provider's as loadExistingGrant uses (the package ships no types). */
+interface Grant {
+  addOIDCScope(scope: string): void;
+  save(): Promise<unknown>;
+}
+
+/** The part of oidc-provider's request context that loadExistingGrant reads. */
+interface GrantContext {
+  oidc: {
+    result?: { consent?: { grantId?: string } };
+    session: { accountId: string; grantIdFor(clientId: string): string | undefined };
+    client: { clientId: string };
+    provider: {
+      Grant: {
+        new (init: { clientId: string; accountId: string }): Grant;
+        find(id: string): Promise<Grant | undefined>;
+      };
+    };
+  };
+}
+
 export interface AccountClaims {
   email?: string;
   email_verified?: boolean;
@@ -85,7 +106,7 @@ export async function startOidcProvider(options: TestOidcOptions): Promise<TestO
         return { accountId: id, claims: () => ({ sub: id, ...claims }) };
       },
       // First-party client: grant the requested scopes without a consent screen.
-      loadExistingGrant: async (ctx: any) => {
+      loadExistingGrant: async (ctx: GrantContext) => {
         const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
         if (grantId) return ctx.oidc.provider.Grant.find(grantId);
         const grant = new ctx.oidc.provider.Grant({
@@ -108,7 +129,9 @@ export async function startOidcProvider(options: TestOidcOptions): Promise<TestO
     return provider.callback();
   }
   server.on("request", (req, res) => {
-    (callback ??= build())(req, res);
+    const handle = callback ?? build();
+    callback = handle;
+    handle(req, res);
   });
 
   const backToClient = (next: URL) => next.origin !== issuer;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
-import { until } from "../keys/helpers.ts";
+import { type Call, until } from "../keys/helpers.ts";
 import { anotherKey, jobsClient, type KeyHolder, post, statusOf, userWithKey } from "./helpers.ts";
 
 let t: TestDatabase;
@@ -32,13 +32,23 @@ async function submit(holder: KeyHolder, body: Record<string, unknown> = { type:
   return res.body.id;
 }
 
-async function claim(holder: KeyHolder, body: Record<string, unknown> = {}): Promise<any[]> {
+/** A job as the API returns it: the fields these tests read. */
+interface JobJson {
+  id: string;
+  type: string;
+  attempts: number;
+  claimed_by_key_id: string | null;
+  lease_expires_at: string;
+  updated_at: string;
+}
+
+async function claim(holder: KeyHolder, body: Record<string, unknown> = {}): Promise<JobJson[]> {
   const res = await jobs("jobs/claim", holder.key, post(body));
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.jobs;
 }
 
-const refusal = (res: { status: number; body: any }) => [res.status, res.body?.error?.code];
+const refusal = (res: Call) => [res.status, res.body?.error?.code];
 
 describe("the lifecycle", () => {
   it("claims, heartbeats with progress and completes a job, then refuses every further transition", async () => {
@@ -308,7 +318,7 @@ describe("reading", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const res: any = await jobs(`jobs?limit=2${cursor ? `&cursor=${cursor}` : ""}`, owner.key);
+      const res: Call = await jobs(`jobs?limit=2${cursor ? `&cursor=${cursor}` : ""}`, owner.key);
       expect(res.status).toBe(200);
       seen.push(...res.body.jobs.map((j: { id: string }) => j.id));
       cursor = res.body.next_cursor;

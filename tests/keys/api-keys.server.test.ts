@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
 import { createSignedInUser, type SignedInUser } from "../helpers/session.ts";
-import { call } from "./helpers.ts";
+import { type Call, call } from "./helpers.ts";
 
 let t: TestDatabase;
 let server: RunningServer;
@@ -105,7 +105,7 @@ describe("POST /api-keys", () => {
   it("limits creation per minute with 429 and Retry-After", async () => {
     const user = await createSignedInUser(t.admin);
     const statuses: number[] = [];
-    let limited;
+    let limited: Call | undefined;
     for (let i = 0; i < 11; i++) {
       const res = await call(server.url, "api-keys", asUser(user, { method: "POST" }));
       statuses.push(res.status);

@@ -28,7 +28,7 @@ afterAll(async () => {
 function verifyFrom(
   localAddress: string,
   headers: Record<string, string>,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: { valid: boolean; error?: unknown } }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       `${server.url}/functions/v1/verify-key`,

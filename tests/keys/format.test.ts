@@ -6,7 +6,11 @@ import { generateApiKey, keyStart, parseApiKey } from "../../functions/_shared/k
 
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const prefixes = fc.stringMatching(/^[a-z][a-z0-9]{0,15}$/);
-const keyFrom = (prefix: string, secret: Uint8Array) => generateApiKey(prefix, (out) => (out.set(secret), out));
+const keyFrom = (prefix: string, secret: Uint8Array) =>
+  generateApiKey(prefix, (out) => {
+    out.set(secret);
+    return out;
+  });
 
 describe("crc32", () => {
   it("matches the IEEE check value", () => {

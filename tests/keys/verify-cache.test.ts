@@ -1,10 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { VerifyCache } from "../../functions/_shared/keys/verify-cache.ts";
+import { fakeClock } from "../helpers/fake-clock.ts";
 
-function clock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
+const clock = () => fakeClock(1_000_000);
 
 describe("VerifyCache", () => {
   it("serves an entry until its TTL and not a millisecond after", () => {

@@ -4,6 +4,7 @@ import { KeygateError } from "../../functions/_shared/errors.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { fakeClock } from "../helpers/fake-clock.ts";
 import { countingDb, insertKey, until } from "./helpers.ts";
 
 let t: TestDatabase;
@@ -13,12 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.drop();
 });
-
-/** A clock that moves only when told to. */
-function clock() {
-  let t = Date.now();
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
 
 const lastUsed = async (id: string) =>
   (await t.admin.query("select last_used_at from public.api_keys where id = $1", [id])).rows[0]
@@ -90,7 +85,7 @@ describe("createKeyVerifier", () => {
   it("serves a revoked key from cache for at most the TTL, then refuses it", async () => {
     const user = await createUser(t.admin);
     const { id, key } = await insertKey(t.admin, user.id);
-    const c = clock();
+    const c = fakeClock();
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
     expect(await verifier.verify(key)).not.toBeNull();
@@ -105,7 +100,7 @@ describe("createKeyVerifier", () => {
   it("refuses a deactivated owner's key once the cache entry ends", async () => {
     const user = await createUser(t.admin);
     const { key } = await insertKey(t.admin, user.id);
-    const c = clock();
+    const c = fakeClock();
     const verifier = createKeyVerifier({ db: t.db, prefix: "kg", now: c.now, cacheTtlMs: 2000 });
     expect(await verifier.verify(key)).not.toBeNull();
     await t.admin.query("update public.users set is_active = false where id = $1", [user.id]);
@@ -135,7 +130,7 @@ describe("createKeyVerifier", () => {
   it("records use once a minute, off the response path, and then only reads", async () => {
     const user = await createUser(t.admin);
     const { id, key } = await insertKey(t.admin, user.id);
-    const c = clock();
+    const c = fakeClock();
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 0 });
     await verifier.verify(key);
@@ -195,7 +190,7 @@ describe("the revocation bound under a slow database", () => {
   it("does not cache a reply older than the TTL (a key revoked during an 8 s reply is refused next time)", async () => {
     const user = await createUser(t.admin);
     const { id, key } = await insertKey(t.admin, user.id);
-    const c = clock();
+    const c = fakeClock();
     const db = countingDb(slowReplies(t.db, c.advance, 8000));
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
     expect(await verifier.verify(key)).not.toBeNull(); // read at 0, answered at 8 s
@@ -208,7 +203,7 @@ describe("the revocation bound under a slow database", () => {
   it("counts an entry's lifetime from before the read, not from the reply", async () => {
     const user = await createUser(t.admin);
     const { key } = await insertKey(t.admin, user.id);
-    const c = clock();
+    const c = fakeClock();
     const db = countingDb(slowReplies(t.db, c.advance, 3000));
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
     await verifier.verify(key); // read at 0, answered at 3 s
@@ -221,7 +216,7 @@ describe("the revocation bound under a slow database", () => {
 
 describe("keys found not live", () => {
   it("answers a repeated unknown key without a read for the TTL, then reads again", async () => {
-    const c = clock();
+    const c = fakeClock();
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, cacheTtlMs: 5000 });
     const unknown = generateApiKey("kg");
@@ -237,7 +232,7 @@ describe("keys found not live", () => {
     const user = await createUser(t.admin);
     const { key } = await insertKey(t.admin, user.id);
     await t.admin.query("update public.users set is_active = false where id = $1", [user.id]);
-    const c = clock();
+    const c = fakeClock();
     const verifier = createKeyVerifier({ db: t.db, prefix: "kg", now: c.now, cacheTtlMs: 2000 });
     expect(await verifier.verify(key)).toBeNull();
     await t.admin.query("update public.users set is_active = true where id = $1", [user.id]);
@@ -278,7 +273,7 @@ describe("the per-client limit on failed verifications", () => {
   }
 
   it("refuses a client past its limit with 429 and Retry-After, before any read", async () => {
-    const c = clock();
+    const c = fakeClock();
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, failuresPerMinute: 2 });
     for (let i = 0; i < 2; i++) expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();

@@ -182,10 +182,11 @@ async function main() {
     HOST: bindHost,
     PORT: String(port),
     PUBLIC_URL: publicUrl,
-    // PGlite serves one session: all functions share one connection to it.
-    DB_POOL_MAX: external ? (env.DB_POOL_MAX ?? "10") : "1",
     NO_COLOR: "1",
   };
+  // PGlite serves one session: all functions share one connection to it. An
+  // external database keeps the functions' own default (or DB_POOL_MAX).
+  if (!external) serverEnv.DB_POOL_MAX = "1";
   if (dashboardOrigin && development) {
     // The second origin may receive sign-ins and call auth/api-keys (CORS), in development only.
     serverEnv.ALLOWED_REDIRECT_ORIGINS = [env.ALLOWED_REDIRECT_ORIGINS, dashboardOrigin].filter(Boolean).join(",");

@@ -69,10 +69,12 @@ function present(value: string | undefined): string | undefined {
 
 function pair(id: string | undefined, secret: string | undefined, name: string): OAuthClientConfig | undefined {
   if (!present(id) && !present(secret)) return undefined;
-  if (!present(id) || !present(secret)) {
+  const clientId = present(id);
+  const clientSecret = present(secret);
+  if (!clientId || !clientSecret) {
     throw new Error(`${name}: set both the client id and the client secret, or neither`);
   }
-  return { clientId: present(id)!, clientSecret: present(secret)! };
+  return { clientId, clientSecret };
 }
 
 /** True for loopback hosts, where plain http is accepted (DESIGN.md section 6). */
@@ -192,7 +194,8 @@ export function loadConfig(env: Env): Config {
 
   const supabaseUrl = present(env.SUPABASE_URL)?.replace(/\/+$/, "");
   if (supabaseUrl) assertSecureUrl(supabaseUrl, "SUPABASE_URL");
-  const jwks = present(env.SUPABASE_JWKS) ? parseSupabaseJwks(present(env.SUPABASE_JWKS)!) : undefined;
+  const jwksText = present(env.SUPABASE_JWKS);
+  const jwks = jwksText ? parseSupabaseJwks(jwksText) : undefined;
   const jwksUrl =
     present(env.SUPABASE_JWKS_URL) ??
     (supabaseUrl && !jwks ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : undefined);

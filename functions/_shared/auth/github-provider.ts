@@ -17,9 +17,10 @@ export interface GithubProviderOptions {
   log?: Logger;
 }
 
+const AUTHORIZATION_ENDPOINT = "https://github.com/login/oauth/authorize";
 const as: oauth.AuthorizationServer = {
   issuer: "https://github.com",
-  authorization_endpoint: "https://github.com/login/oauth/authorize",
+  authorization_endpoint: AUTHORIZATION_ENDPOINT,
   token_endpoint: "https://github.com/login/oauth/access_token",
 };
 const API = "https://api.github.com";
@@ -81,7 +82,7 @@ export function createGithubProvider(options: GithubProviderOptions): OAuthProvi
     id: "github",
     name: "GitHub",
     async authorizationUrl(attempt: LoginAttempt) {
-      const url = new URL(as.authorization_endpoint!);
+      const url = new URL(AUTHORIZATION_ENDPOINT);
       url.searchParams.set("response_type", "code");
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("redirect_uri", attempt.redirectUri);

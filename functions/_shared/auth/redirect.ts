@@ -23,6 +23,7 @@ export function resolveRedirect(
   const publicOrigin = new URL(config.publicUrl).origin;
   if (value === null || value === undefined || value === "") return `${publicOrigin}/`;
   // deno-lint-ignore no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: redirect_to must not contain control characters
   if (value.length > MAX_LENGTH || /[\u0000-\u0020\u007f-\u009f\\]/.test(value)) throw invalid();
 
   if (value.startsWith("/")) {

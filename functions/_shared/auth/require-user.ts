@@ -76,7 +76,7 @@ export function createUserResolver(deps: {
     const stale = !user?.last_login_at || now() - user.last_login_at.getTime() > SUPABASE_REFRESH_SECONDS * 1000;
     if (!user || stale) {
       const sameEmail = user !== undefined && identity.email?.toLowerCase() === user.email.toLowerCase();
-      let email = sameEmail ? user!.email : identity.email;
+      let email = sameEmail && user ? user.email : identity.email;
       let confirmed = sameEmail || (identity.email !== null && identity.emailVerified);
       if (!confirmed) {
         const answer = await lookupSupabaseUser?.(token);
@@ -90,7 +90,7 @@ export function createUserResolver(deps: {
         throw new KeygateError("email_unverified", "Supabase Auth has not confirmed this account's email address.");
       }
       // A known user whose new address is unconfirmed keeps the one Keygate holds; name and picture still refresh.
-      if (!confirmed) email = user!.email;
+      if (!confirmed && user) email = user.email;
       try {
         [user] = await db.query<UserRow>(
           "select * from keygate.upsert_user_from_identity('supabase', $1, $2, $3, $4, $5)",
@@ -103,7 +103,7 @@ export function createUserResolver(deps: {
     }
     if (!user) return null;
     return {
-      id: user.id!,
+      id: user.id,
       email: user.email,
       name: user.name,
       image_url: user.image_url,

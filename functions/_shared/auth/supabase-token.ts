@@ -92,8 +92,8 @@ export function createSupabaseTokenVerifier(
     const set = asymmetricOnly(config.supabaseJwks);
     if (set.keys.length === 0) warnLegacy();
     keys = createLocalJWKSet(set);
-  } else {
-    keys = createRemoteJWKSet(new URL(config.supabaseJwksUrl!), {
+  } else if (config.supabaseJwksUrl) {
+    keys = createRemoteJWKSet(new URL(config.supabaseJwksUrl), {
       [customFetch]: async (url, options) => {
         const response = await fetchImpl(url, options as RequestInit);
         // An error status is an outage (503 below), not a bad token.
@@ -109,6 +109,8 @@ export function createSupabaseTokenVerifier(
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
     });
+  } else {
+    return null; // unreachable: the guard above returned already
   }
 
   return async (token) => {

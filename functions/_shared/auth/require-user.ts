@@ -66,11 +66,9 @@ export function createUserResolver(deps: {
   async function fromBearer(token: string): Promise<AuthenticatedUser | null> {
     const identity = await verifySupabase?.(token);
     if (!identity) return null;
-    const [found] = await db.query<UserRow>(
-      "select * from keygate.find_user_by_identity('supabase', $1)",
-      [identity.subject],
-      "keygate_find_supabase_user",
-    );
+    const [found] = await db.query<UserRow>("select * from keygate.find_user_by_identity('supabase', $1)", [
+      identity.subject,
+    ]);
     let user: UserRow | undefined = found;
     if (user && !user.is_active) return null;
     const stale = !user?.last_login_at || now() - user.last_login_at.getTime() > SUPABASE_REFRESH_SECONDS * 1000;

@@ -50,7 +50,6 @@ export function createSessionStore(db: Db): SessionStore {
       const rows = await db.query<SessionUser & { user_id: string }>(
         "select user_id, email, name, image_url, role from keygate.get_session($1, $2, $3)",
         [hashSessionToken(token), SESSION_TTL_SECONDS, SESSION_MAX_LIFETIME_SECONDS],
-        "keygate_get_session",
       );
       const row = rows[0];
       return row
@@ -59,7 +58,7 @@ export function createSessionStore(db: Db): SessionStore {
     },
     async end(token) {
       if (!token || !SESSION_TOKEN_SHAPE.test(token)) return;
-      await db.query("select keygate.end_session($1)", [hashSessionToken(token)], "keygate_end_session");
+      await db.query("select keygate.end_session($1)", [hashSessionToken(token)]);
     },
   };
 }

@@ -208,11 +208,7 @@ export function createApiKeysHandler({
   }
 
   async function list(user: RequestUser): Promise<Response> {
-    const keys = await db.query<ApiKeyInfoRow>(
-      "select * from keygate.list_api_keys($1)",
-      [user.id],
-      "kg_list_api_keys",
-    );
+    const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 

@@ -1,8 +1,9 @@
-// Entry for the `api-keys` function: wiring only (logic in _shared/keys/api-keys-handler.ts).
+// Entry for the `api-keys` function: wiring only (logic in _shared/api-keys/handler.ts).
+
+import { createApiKeysHandler } from "../_shared/api-keys/handler.ts";
 import { createUserResolver } from "../_shared/auth/require-user.ts";
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
-import { createApiKeysHandler } from "../_shared/keys/api-keys-handler.ts";
 import { loadKeySettings } from "../_shared/keys/key-settings.ts";
 
 const env = Deno.env.toObject();

@@ -1,9 +1,9 @@
-// Entry for the `verify-key` function: wiring only (logic in _shared/keys/verify-key-handler.ts).
+// Entry for the `verify-key` function: wiring only (logic in _shared/verify-key/handler.ts).
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
 import { loadKeySettings } from "../_shared/keys/key-settings.ts";
 import { createKeyVerifier } from "../_shared/keys/verify.ts";
-import { createVerifyKeyHandler } from "../_shared/keys/verify-key-handler.ts";
+import { createVerifyKeyHandler } from "../_shared/verify-key/handler.ts";
 
 const env = Deno.env.toObject();
 const config = loadConfig(env);

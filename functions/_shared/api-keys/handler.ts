@@ -26,9 +26,9 @@ import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { sha256 } from "../hash.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
-import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
-import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
-import { ALL_SCOPES, isScope } from "./scopes.ts";
+import { generateApiKey, keyStart, type RandomBytes } from "../keys/format.ts";
+import { DEFAULT_CREATE_PER_MINUTE } from "../keys/key-settings.ts";
+import { ALL_SCOPES, isScope } from "../keys/scopes.ts";
 
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;

@@ -1,6 +1,6 @@
 /** `GET /health`: 200 when the database answers, 503 when it does not. */
-import type { Db } from "./db.ts";
-import { handleErrors, json, methodNotAllowed } from "./http.ts";
+import type { Db } from "../db.ts";
+import { handleErrors, json, methodNotAllowed } from "../http.ts";
 
 export function createHealthHandler({ db }: { db: Db }): (req: Request) => Promise<Response> {
   return handleErrors(async (req) => {

@@ -2,6 +2,8 @@
  * Configuration from the environment (DESIGN.md section 6). `loadConfig` is
  * pure: the entry files hand it `Deno.env.toObject()`, tests hand it a record.
  */
+import { isLoopbackHost } from "./loopback.js";
+import { nonBlank } from "./non-blank.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -63,8 +65,7 @@ function apiKeyPrefix(value: string): string {
 }
 
 function present(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
+  return nonBlank(value) ?? undefined;
 }
 
 function pair(id: string | undefined, secret: string | undefined, name: string): OAuthClientConfig | undefined {
@@ -77,11 +78,7 @@ function pair(id: string | undefined, secret: string | undefined, name: string):
   return { clientId, clientSecret };
 }
 
-/** True for loopback hosts, where plain http is accepted (DESIGN.md section 6). */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
+export { isLoopbackHost };
 
 /** PUBLIC_URL's origin; PUBLIC_URL itself may have a path, but must be http(s). */
 function publicUrlOrigin(publicUrl: string): string {

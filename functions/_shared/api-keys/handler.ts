@@ -29,6 +29,7 @@ import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, 
 import { generateApiKey, keyStart, type RandomBytes } from "../keys/format.ts";
 import { DEFAULT_CREATE_PER_MINUTE } from "../keys/key-settings.ts";
 import { ALL_SCOPES, isScope } from "../keys/scopes.ts";
+import { isUuid } from "../uuid.ts";
 
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;
@@ -50,7 +51,6 @@ export interface ApiKeysHandlerDeps {
   log?: Logger;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 86_400_000;
 
 const createBody = z.strictObject({
@@ -76,7 +76,7 @@ function route(req: Request): Route {
     throw methodNotAllowed(["GET", "POST", "OPTIONS"]);
   }
   const id = path[0];
-  if (!UUID.test(id)) throw notFound();
+  if (!isUuid(id)) throw notFound();
   if (path.length === 1) {
     if (req.method === "DELETE") return { action: "revoke", id };
     throw methodNotAllowed(["DELETE", "OPTIONS"]);

@@ -6,6 +6,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
+import { nonBlank } from "../non-blank.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
 import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
@@ -39,10 +40,6 @@ interface GithubEmail {
   verified?: unknown;
 }
 
-function text(value: unknown): string | null {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
-}
-
 export function createGithubProvider(options: GithubProviderOptions): OAuthProvider {
   const fetchImpl = options.fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
   const log = options.log ?? logError;
@@ -68,13 +65,13 @@ export function createGithubProvider(options: GithubProviderOptions): OAuthProvi
     ]);
     if (typeof user.id !== "number" && typeof user.id !== "string") throw new Error("GitHub /user has no id");
     const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true) : undefined;
-    const verified = primary?.verified === true ? text(primary.email) : null;
+    const verified = primary?.verified === true ? nonBlank(primary.email) : null;
     return {
       subject: String(user.id),
-      email: verified ?? text(primary?.email),
+      email: verified ?? nonBlank(primary?.email),
       emailVerified: verified !== null,
-      name: text(user.name) ?? text(user.login),
-      imageUrl: text(user.avatar_url),
+      name: nonBlank(user.name) ?? nonBlank(user.login),
+      imageUrl: nonBlank(user.avatar_url),
     };
   }
 

@@ -7,6 +7,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
+import { nonBlank } from "../non-blank.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
 import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
@@ -22,10 +23,6 @@ export interface OidcProviderOptions {
 }
 
 const SCOPE = "openid email profile";
-
-function text(value: unknown): string | null {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
-}
 
 /** Providers disagree on the type: Google sends a boolean, some send "true". */
 function isTrue(value: unknown): boolean {
@@ -64,17 +61,17 @@ export function createOidcProvider(options: OidcProviderOptions): OAuthProvider 
     if (!claims) throw new Error("the token response has no ID token");
     let merged: Record<string, unknown> = { ...claims };
     // Many providers keep profile claims out of the ID token: ask UserInfo.
-    if (!text(claims.email) && as.userinfo_endpoint) {
+    if (!nonBlank(claims.email) && as.userinfo_endpoint) {
       const response = await oauth.userInfoRequest(as, client, tokens.access_token, http);
       const info = await oauth.processUserInfoResponse(as, client, claims.sub, response);
       merged = { ...merged, ...info, sub: claims.sub };
     }
     return {
       subject: claims.sub,
-      email: text(merged.email),
+      email: nonBlank(merged.email),
       emailVerified: isTrue(merged.email_verified),
-      name: text(merged.name) ?? text(merged.preferred_username),
-      imageUrl: text(merged.picture),
+      name: nonBlank(merged.name) ?? nonBlank(merged.preferred_username),
+      imageUrl: nonBlank(merged.picture),
     };
   }
 

@@ -22,6 +22,7 @@ import { KeygateError } from "../errors.ts";
 import { json, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
 import { assertScopes } from "../keys/scopes.ts";
 import type { ApiKeyContext, WithApiKey } from "../keys/with-api-key.ts";
+import { isUuid } from "../uuid.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { presentJob } from "./present.ts";
 import { type JobAction, transitionRefusal } from "./refusal.ts";
@@ -45,8 +46,6 @@ export interface JobsHandlerDeps {
   withApiKey: WithApiKey;
   settings?: JobSettings;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createJobsHandler({
   db,
@@ -234,7 +233,7 @@ export function createJobsHandler({
       if (req.method === "POST") return await claim(req, ctx);
       throw methodNotAllowed(["POST", "OPTIONS"]);
     }
-    if (!UUID.test(path[0]) || path.length > 2) throw notFound();
+    if (!isUuid(path[0]) || path.length > 2) throw notFound();
     if (path.length === 1) {
       if (req.method === "GET") return await get(ctx, path[0]);
       throw methodNotAllowed(["GET", "OPTIONS"]);

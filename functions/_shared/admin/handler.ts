@@ -20,7 +20,7 @@
 import { z } from "zod";
 import { listAuditEvents, parseAuditQuery } from "../audit/list-events.ts";
 import { requestMeta } from "../audit/request-meta.ts";
-import type { AuthenticatedUser } from "../auth/require-user.ts";
+import type { AuthenticatedUser } from "../auth/user.ts";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";

@@ -18,6 +18,7 @@
 import { z } from "zod";
 import { recordAuditEvent } from "../audit/record-event.ts";
 import { requestMeta } from "../audit/request-meta.ts";
+import type { AuthenticatedUser } from "../auth/user.ts";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
@@ -34,10 +35,8 @@ import { isUuid } from "../uuid.ts";
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;
 
-export interface RequestUser {
-  id: string;
-  via: "session" | "bearer";
-}
+/** What this handler needs of the signed-in user. */
+type RequestUser = Pick<AuthenticatedUser, "id" | "via">;
 
 export interface ApiKeysHandlerDeps {
   config: Pick<Config, "allowedRedirectOrigins" | "apiKeyPrefix">;

@@ -20,15 +20,7 @@ import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
 import { createSupabaseAuthUserLookup } from "./supabase-auth-user.ts";
 import { createSupabaseTokenVerifier } from "./supabase-token.ts";
-
-export interface AuthenticatedUser {
-  id: string;
-  email: string;
-  name: string | null;
-  image_url: string | null;
-  role: string;
-  via: "session" | "bearer";
-}
+import type { AuthenticatedUser } from "./user.ts";
 
 export const SUPABASE_REFRESH_SECONDS = 60 * 60;
 

@@ -8,17 +8,13 @@
 import type { Db } from "../db.ts";
 import { sha256 } from "../hash.ts";
 import { base64url } from "./base64url.ts";
+import type { AuthenticatedUser } from "./user.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;
 export const SESSION_MAX_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
 
-export interface SessionUser {
-  id: string;
-  email: string;
-  name: string | null;
-  image_url: string | null;
-  role: string;
-}
+/** What a session proves: the signed-in user, less how. */
+export type SessionUser = Omit<AuthenticatedUser, "via">;
 
 export interface SessionStore {
   /** A fresh random token and the hash the database keeps of it. */

@@ -4,11 +4,8 @@ import { createApiKeysHandler } from "../_shared/api-keys/handler.ts";
 import { createUserResolver } from "../_shared/auth/require-user.ts";
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
-import { loadKeySettings } from "../_shared/keys/key-settings.ts";
 
-const env = Deno.env.toObject();
-const config = loadConfig(env);
-const settings = loadKeySettings(env);
+const config = loadConfig(Deno.env.toObject());
 const db = openDb(config);
 
 export default {
@@ -16,6 +13,6 @@ export default {
     config,
     db,
     resolveUser: createUserResolver({ config, db }),
-    maxPerMinute: settings.createPerMinute,
+    maxPerMinute: config.keys.createPerMinute,
   }),
 };

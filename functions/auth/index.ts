@@ -4,13 +4,11 @@
  * functions/_shared/auth/handler.ts.
  */
 
-import { loadRoleSettings } from "../_shared/admin/role-settings.ts";
 import { createAuthHandler } from "../_shared/auth/handler.ts";
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
 
-const env = Deno.env.toObject();
-const config = loadConfig(env);
+const config = loadConfig(Deno.env.toObject());
 const db = openDb(config);
 
-export default { fetch: createAuthHandler({ config, db, roles: loadRoleSettings(env) }) };
+export default { fetch: createAuthHandler({ config, db, roles: config.roles }) };

@@ -20,6 +20,7 @@ import { recordAuditEvent } from "../audit/record-event.ts";
 import { requestMeta } from "../audit/request-meta.ts";
 import type { AuthenticatedUser } from "../auth/user.ts";
 import type { Config } from "../config.ts";
+import { DEFAULT_CREATE_PER_MINUTE } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
@@ -28,7 +29,6 @@ import { KeygateError } from "../errors.ts";
 import { sha256 } from "../hash.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
 import { generateApiKey, keyStart, type RandomBytes } from "../keys/format.ts";
-import { DEFAULT_CREATE_PER_MINUTE } from "../keys/key-settings.ts";
 import { ALL_SCOPES, isScope } from "../keys/scopes.ts";
 import { isUuid } from "../uuid.ts";
 

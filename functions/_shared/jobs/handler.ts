@@ -16,6 +16,8 @@
  * fail it; with `attempt`, only for that attempt. A transition that does not
  * apply to the job's state is 409 (refusal.ts says which).
  */
+
+import { DEFAULT_JOB_SETTINGS, type JobSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { JobRow, JobSubmissionRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
@@ -39,7 +41,6 @@ import {
   parseListQuery,
   parseRunAt,
 } from "./schemas.ts";
-import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./settings.ts";
 
 export interface JobsHandlerDeps {
   db: Db;

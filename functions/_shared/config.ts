@@ -1,6 +1,7 @@
 /**
- * Configuration from the environment (DESIGN.md section 6). `loadConfig` is
- * pure: the entry files hand it `Deno.env.toObject()`, tests hand it a record.
+ * Configuration from the environment (README, "Configuration"). `loadConfig`
+ * reads only its argument, no I/O: the entry files hand it `Deno.env.toObject()`,
+ * tests hand it a record.
  */
 import { DEFAULT_CLIENT_IP_HEADER } from "./client-address.ts";
 import { DEFAULT_FAILURES_PER_MINUTE } from "./keys/failure-limiter.ts";
@@ -63,7 +64,7 @@ export interface Config {
 }
 
 // A plain check rather than zod: this module is in every function's isolate,
-// verify-key's included, where zod would be the only user (about 9 MB of it).
+// verify-key's included, where zod would be the only user (its weight: README, "Benchmark").
 function apiKeyPrefix(value: string): string {
   if (!/^[a-z][a-z0-9]{0,15}$/.test(value)) {
     throw new Error("API_KEY_PREFIX must be 1-16 lowercase letters or digits, starting with a letter");

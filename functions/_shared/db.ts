@@ -1,6 +1,6 @@
 /**
  * The database handle every function uses: a node-postgres pool (chosen by a
- * sustained benchmark, DESIGN.md section 4) behind a two-method interface, with
+ * sustained benchmark, README "Benchmark") behind a two-method interface, with
  * database errors mapped to KeygateErrors in one place.
  *
  * Pooler-safe by default: every statement is sent unnamed (Parse/Bind/Execute
@@ -9,7 +9,7 @@
  * PgBouncer with `pool_mode = transaction`) that hands each transaction to
  * whichever server connection is free and keeps no prepared statement
  * between them. Named statements save a parse and plan per query (measured
- * 15-30% of an indexed select, README "Benchmark"), so a direct or
+ * in README "Benchmark", "Named vs unnamed"), so a direct or
  * session-mode connection may turn them on (`prepared`, DB_PREPARED_STATEMENTS).
  *
  * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes

@@ -1,6 +1,6 @@
 /**
  * The `auth` edge function: OAuth/OpenID sign-in, dashboard sessions and the
- * signed-in user (DESIGN.md section 5). Wiring only; the logic lives in
+ * signed-in user (docs/architecture.md). Wiring only; the logic lives in
  * functions/_shared/auth/handler.ts.
  */
 

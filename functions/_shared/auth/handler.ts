@@ -1,5 +1,5 @@
 /**
- * The `auth` edge function (DESIGN.md section 5): sign-in with OAuth/OpenID
+ * The `auth` edge function (docs/architecture.md, "A sign-in, step by step"): sign-in with OAuth/OpenID
  * providers, dashboard sessions, and the signed-in user.
  *
  *   GET  /auth/providers            the configured providers

@@ -5,7 +5,7 @@
  * http(s) URL whose origin is in ALLOWED_REDIRECT_ORIGINS. Refused: protocol-
  * relative `//host`, `/\host`, any backslash, control or whitespace character,
  * other schemes (`javascript:`), relative paths, and credentials in the URL.
- * Pure: returns the absolute URL to redirect to, or throws `invalid_redirect`.
+ * A decision only, no I/O: returns the absolute URL to redirect to, or throws `invalid_redirect`.
  */
 import type { Config } from "../config.ts";
 import { KeygateError } from "../errors.ts";

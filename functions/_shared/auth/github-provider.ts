@@ -7,6 +7,7 @@
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
 import { nonBlank } from "../non-blank.ts";
+import { authorizationUrl, exchangeCode } from "./authorization-code.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
 import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
@@ -78,31 +79,12 @@ export function createGithubProvider(options: GithubProviderOptions): OAuthProvi
   return {
     id: "github",
     name: "GitHub",
-    async authorizationUrl(attempt: LoginAttempt) {
-      const url = new URL(AUTHORIZATION_ENDPOINT);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("client_id", options.clientId);
-      url.searchParams.set("redirect_uri", attempt.redirectUri);
-      url.searchParams.set("scope", SCOPE);
-      url.searchParams.set("state", attempt.state);
-      url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(attempt.codeVerifier));
-      url.searchParams.set("code_challenge_method", "S256");
-      url.searchParams.set("allow_signup", "true");
-      return url;
+    authorizationUrl(attempt: LoginAttempt) {
+      return authorizationUrl(AUTHORIZATION_ENDPOINT, options.clientId, SCOPE, attempt, { allow_signup: "true" });
     },
     async complete(callbackUrl: URL, attempt: LoginAttempt) {
       try {
-        const params = oauth.validateAuthResponse(as, client, callbackUrl, attempt.state);
-        const response = await oauth.authorizationCodeGrantRequest(
-          as,
-          client,
-          clientAuth,
-          params,
-          attempt.redirectUri,
-          attempt.codeVerifier,
-          http,
-        );
-        const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
+        const { tokens } = await exchangeCode({ as, client, clientAuth, http }, callbackUrl, attempt);
         return await profileOf(tokens.access_token);
       } catch (err) {
         throw toProviderError(err, "github", log);

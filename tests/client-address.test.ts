@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clientAddress, enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
-import { loadKeySettings } from "../functions/_shared/keys/key-settings.ts";
+import { loadKeySettings } from "../functions/_shared/config.ts";
 
 const request = (headers: Record<string, string> = {}) => new Request("http://127.0.0.1/", { headers });
 

@@ -1,7 +1,14 @@
 /**
- * Configuration from the environment (DESIGN.md section 6). `loadConfig` is
- * pure: the entry files hand it `Deno.env.toObject()`, tests hand it a record.
+ * Configuration from the environment (README, "Configuration"). `loadConfig`
+ * reads only its argument, no I/O: the entry files hand it `Deno.env.toObject()`,
+ * tests hand it a record.
  */
+import { DEFAULT_CLIENT_IP_HEADER } from "./client-address.ts";
+import { DEFAULT_FAILURES_PER_MINUTE } from "./keys/failure-limiter.ts";
+import { DEFAULT_CACHE_TTL_MS } from "./keys/verify.ts";
+import { MAX_CACHE_TTL_MS } from "./keys/verify-cache.ts";
+import { isLoopbackHost } from "./loopback.js";
+import { nonBlank } from "./non-blank.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -52,10 +59,13 @@ export interface Config {
   /** The key Supabase's gateway wants in `apikey` (a publishable key, else the legacy anon key). */
   supabaseApiKey: string | undefined;
   allowBrowserKeys: boolean;
+  keys: KeySettings;
+  jobs: JobSettings;
+  roles: RoleSettings;
 }
 
 // A plain check rather than zod: this module is in every function's isolate,
-// verify-key's included, where zod would be the only user (about 9 MB of it).
+// verify-key's included, where zod would be the only user (its weight: README, "Benchmark").
 function apiKeyPrefix(value: string): string {
   if (!/^[a-z][a-z0-9]{0,15}$/.test(value)) {
     throw new Error("API_KEY_PREFIX must be 1-16 lowercase letters or digits, starting with a letter");
@@ -64,23 +74,20 @@ function apiKeyPrefix(value: string): string {
 }
 
 function present(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
+  return nonBlank(value) ?? undefined;
 }
 
 function pair(id: string | undefined, secret: string | undefined, name: string): OAuthClientConfig | undefined {
   if (!present(id) && !present(secret)) return undefined;
-  if (!present(id) || !present(secret)) {
+  const clientId = present(id);
+  const clientSecret = present(secret);
+  if (!clientId || !clientSecret) {
     throw new Error(`${name}: set both the client id and the client secret, or neither`);
   }
-  return { clientId: present(id)!, clientSecret: present(secret)! };
+  return { clientId, clientSecret };
 }
 
-/** True for loopback hosts, where plain http is accepted (DESIGN.md section 6). */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
+export { isLoopbackHost };
 
 /** PUBLIC_URL's origin; PUBLIC_URL itself may have a path, but must be http(s). */
 function publicUrlOrigin(publicUrl: string): string {
@@ -193,7 +200,8 @@ export function loadConfig(env: Env): Config {
 
   const supabaseUrl = present(env.SUPABASE_URL)?.replace(/\/+$/, "");
   if (supabaseUrl) assertSecureUrl(supabaseUrl, "SUPABASE_URL");
-  const jwks = present(env.SUPABASE_JWKS) ? parseSupabaseJwks(present(env.SUPABASE_JWKS)!) : undefined;
+  const jwksText = present(env.SUPABASE_JWKS);
+  const jwks = jwksText ? parseSupabaseJwks(jwksText) : undefined;
   const jwksUrl =
     present(env.SUPABASE_JWKS_URL) ??
     (supabaseUrl && !jwks ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : undefined);
@@ -235,5 +243,106 @@ export function loadConfig(env: Env): Config {
     supabaseJwksUrl: jwksUrl,
     supabaseApiKey: supabaseApiKey(env),
     allowBrowserKeys: present(env.ALLOW_BROWSER_KEYS)?.toLowerCase() === "true",
+    keys: loadKeySettings(env),
+    jobs: loadJobSettings(env),
+    roles: loadRoleSettings(env),
   };
+}
+
+// Settings by domain. Every variable, its default and its meaning is in the
+// README's Configuration table; the defaults are the constants named here.
+
+export const DEFAULT_CREATE_PER_MINUTE = 10;
+
+/** API keys: API_KEY_CREATE_PER_MINUTE, API_KEY_CACHE_TTL_MS, API_KEY_FAILURES_PER_MINUTE, CLIENT_IP_HEADER. */
+export interface KeySettings {
+  createPerMinute: number;
+  cacheTtlMs: number;
+  failuresPerMinute: number;
+  /** Null: no header vouches for the client's address. */
+  clientIpHeader: string | null;
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function headerName(env: Env): string | null {
+  const raw = env.CLIENT_IP_HEADER?.trim().toLowerCase();
+  if (!raw) return DEFAULT_CLIENT_IP_HEADER;
+  if (raw === "none") return null;
+  if (!/^[a-z0-9-]{1,64}$/.test(raw)) throw new Error("CLIENT_IP_HEADER must be a header name (or none)");
+  return raw;
+}
+
+export function loadKeySettings(env: Env): KeySettings {
+  return {
+    createPerMinute: wholeNumber(env, "API_KEY_CREATE_PER_MINUTE", DEFAULT_CREATE_PER_MINUTE, 1, 1_000_000),
+    cacheTtlMs: wholeNumber(env, "API_KEY_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS, 0, MAX_CACHE_TTL_MS),
+    failuresPerMinute: wholeNumber(env, "API_KEY_FAILURES_PER_MINUTE", DEFAULT_FAILURES_PER_MINUTE, 0, 1_000_000),
+    clientIpHeader: headerName(env),
+  };
+}
+
+/** The job queue: JOBS_CREATE_PER_MINUTE, JOBS_MAX_UNFINISHED, JOBS_RETENTION_DAYS, JOBS_RETRY_*_SECONDS. */
+export interface JobSettings {
+  createPerMinute: number;
+  maxUnfinished: number;
+  retentionDays: number;
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+}
+
+export const DEFAULT_JOB_SETTINGS: JobSettings = {
+  createPerMinute: 600,
+  maxUnfinished: 1000,
+  retentionDays: 7,
+  retryBaseSeconds: 10,
+  retryMaxSeconds: 3600,
+};
+
+export function loadJobSettings(env: Env): JobSettings {
+  const d = DEFAULT_JOB_SETTINGS;
+  const settings = {
+    createPerMinute: wholeNumber(env, "JOBS_CREATE_PER_MINUTE", d.createPerMinute, 1, 1_000_000),
+    maxUnfinished: wholeNumber(env, "JOBS_MAX_UNFINISHED", d.maxUnfinished, 1, 1_000_000),
+    // At least a day: an Idempotency-Key lives as long as its job, and must be remembered for 24 hours.
+    retentionDays: wholeNumber(env, "JOBS_RETENTION_DAYS", d.retentionDays, 1, 3650),
+    retryBaseSeconds: wholeNumber(env, "JOBS_RETRY_BASE_SECONDS", d.retryBaseSeconds, 1, 86_400),
+    retryMaxSeconds: wholeNumber(env, "JOBS_RETRY_MAX_SECONDS", d.retryMaxSeconds, 1, 7 * 86_400),
+  };
+  if (settings.retryMaxSeconds < settings.retryBaseSeconds) {
+    throw new Error("JOBS_RETRY_MAX_SECONDS must not be less than JOBS_RETRY_BASE_SECONDS");
+  }
+  return settings;
+}
+
+/**
+ * Who new users are: DEFAULT_ROLE and ADMIN_EMAILS. Both apply once, on the
+ * sign-in that creates the user (keygate.record_sign_in).
+ */
+export interface RoleSettings {
+  defaultRole: "viewer" | "member";
+  adminEmails: string[];
+}
+
+export function loadRoleSettings(env: Env): RoleSettings {
+  const role = env.DEFAULT_ROLE?.trim() || "viewer";
+  if (role !== "viewer" && role !== "member") {
+    throw new Error("DEFAULT_ROLE must be viewer or member (make admins with npm run admin or ADMIN_EMAILS)");
+  }
+  const adminEmails = (env.ADMIN_EMAILS ?? "")
+    .split(",")
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
+  for (const email of adminEmails) {
+    if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new Error(`ADMIN_EMAILS: ${email} is not an email address`);
+  }
+  return { defaultRole: role, adminEmails };
 }

@@ -1,10 +1,11 @@
 /**
  * CORS for the routes a browser uses (`auth`, `api-keys`): only the
  * dashboard's allowed origins get credentialed cross-origin access. Routes
- * that take API keys do not use this unless ALLOW_BROWSER_KEYS=true.
+ * that take API keys use keys/key-cors.ts, which shares the header list and
+ * `isPreflight`/`withHeaders` from here.
  */
 /**
- * The request headers a browser may send: the ones supabase-js sends
+ * The request headers a browser may send, on every route that grants CORS: the ones supabase-js sends
  * (`authorization`, `apikey`, `content-type`, `x-client-info`, `x-retry-count`;
  * `x-region` from `functions.invoke` with a region; W3C trace context
  * `traceparent`, `tracestate`, `baggage` when tracing is on), as Supabase's
@@ -22,6 +23,18 @@ export const ALLOWED_HEADERS = [
   "baggage",
   "x-api-key",
 ].join(", ");
+
+/** A CORS preflight: OPTIONS with the header only browsers send on one. */
+export function isPreflight(req: Request): boolean {
+  return req.method === "OPTIONS" && req.headers.has("access-control-request-method");
+}
+
+/** `res` with `headers` set on it. Copies rather than mutates: some responses (Response.redirect) have immutable headers. */
+export function withHeaders(res: Response, headers: Record<string, string>): Response {
+  const merged = new Headers(res.headers);
+  for (const [name, value] of Object.entries(headers)) merged.set(name, value);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: merged });
+}
 
 export function corsHeaders(req: Request, allowedOrigins: readonly string[], methods: string): Record<string, string> {
   const origin = req.headers.get("origin");
@@ -48,13 +61,7 @@ export function withCors(
 ): (req: Request) => Promise<Response> {
   return async (req) => {
     const headers = corsHeaders(req, allowedOrigins, methods);
-    if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
-      return new Response(null, { status: 204, headers });
-    }
-    const res = await handler(req);
-    // Copy rather than mutate: some responses (Response.redirect) have immutable headers.
-    const merged = new Headers(res.headers);
-    for (const [name, value] of Object.entries(headers)) merged.set(name, value);
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: merged });
+    if (isPreflight(req)) return new Response(null, { status: 204, headers });
+    return withHeaders(await handler(req), headers);
   };
 }

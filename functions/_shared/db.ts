@@ -1,6 +1,6 @@
 /**
  * The database handle every function uses: a node-postgres pool (chosen by a
- * sustained benchmark, DESIGN.md section 4) behind a two-method interface, with
+ * sustained benchmark, README "Benchmark") behind a two-method interface, with
  * database errors mapped to KeygateErrors in one place.
  *
  * Pooler-safe by default: every statement is sent unnamed (Parse/Bind/Execute
@@ -9,7 +9,7 @@
  * PgBouncer with `pool_mode = transaction`) that hands each transaction to
  * whichever server connection is free and keeps no prepared statement
  * between them. Named statements save a parse and plan per query (measured
- * 6-30% of an indexed select, README "Benchmark"), so a direct or
+ * in README "Benchmark", "Named vs unnamed"), so a direct or
  * session-mode connection may turn them on (`prepared`, DB_PREPARED_STATEMENTS).
  *
  * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes
@@ -22,6 +22,7 @@ import pg from "pg";
 import { type Config, DEFAULT_DB_POOL_MAX } from "./config.ts";
 import { tlsFor } from "./db-tls.ts";
 import { type ErrorCode, KeygateError } from "./errors.ts";
+import { sha256 } from "./hash.ts";
 import { logError } from "./http.ts";
 import { jitteredRetryAfter } from "./retry-after.ts";
 
@@ -33,9 +34,9 @@ export const DB_IDLE_TIMEOUT_MS = 5000;
 export interface Db {
   /**
    * Runs one statement: unnamed, or with `prepared` on, as the prepared
-   * statement `name` on each connection.
+   * statement `statementName(text)` on each connection.
    */
-  query<R = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<R[]>;
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
   end(): Promise<void>;
 }
 
@@ -56,8 +57,8 @@ const sqlStateCodes: Record<string, [ErrorCode, string]> = {
  * - `57P..` shutdown, `53...` insufficient resources (`53300` too many
  *   connections).
  * - `26000` / `42P05`: a prepared statement missing or already there, which
- *   only a transaction pooler causes (Keygate names none, so some other
- *   client sharing the server connection did).
+ *   only a transaction pooler causes (Keygate names statements only with
+ *   DB_PREPARED_STATEMENTS, which is not for such a pooler).
  * - The pool's own wait for a connection timing out, and sockets failing.
  */
 function isUnavailable(err: { code?: string; message?: string }): boolean {
@@ -93,6 +94,23 @@ export function mapDbError(err: unknown): unknown {
   return err;
 }
 
+const names = new Map<string, string>();
+
+/**
+ * The prepared-statement name for `text`, used only when `prepared` is on:
+ * `keygate_` and the first 64 bits of the text's SHA-256, so the same text
+ * always has the same name and callers never choose one.
+ */
+export function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    const digest = sha256(text).subarray(0, 8);
+    name = `keygate_${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
 const pools = new Map<string, Db>();
 
 /**
@@ -117,9 +135,9 @@ export function createDb(url: string, options: { max?: number; prepared?: boolea
   pool.on("error", (err: Error & { code?: string }) => logError("database connection lost", { code: err.code }));
   let ended: Promise<void> | undefined;
   const db: Db = {
-    async query<R>(text: string, values: unknown[] = [], name?: string): Promise<R[]> {
+    async query<R>(text: string, values: unknown[] = []): Promise<R[]> {
       try {
-        const result = await pool.query(prepared && name ? { name, text, values } : { text, values });
+        const result = await pool.query(prepared ? { name: statementName(text), text, values } : { text, values });
         return result.rows as R[];
       } catch (err) {
         throw mapDbError(err);

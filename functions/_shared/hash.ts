@@ -5,8 +5,8 @@
  *
  * Synchronous, from @noble/hashes (audited, pure JS, runs unchanged on Deno
  * and Node) rather than `crypto.subtle.digest`: on the verification hot path
- * the async Web Crypto call cost a third of the throughput and about 10 MB of
- * peak memory per isolate under load (measured with `npm run bench`'s setup).
+ * the async Web Crypto call cost much of the throughput and peak memory per
+ * isolate under load (figures in the README, "Benchmark").
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 

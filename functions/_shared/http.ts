@@ -92,8 +92,8 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T
 /** Iterative, so a hostile body cannot exhaust the stack. */
 function depthExceeds(value: unknown, limit: number): boolean {
   const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const [node, depth] = entry;
     if (node === null || typeof node !== "object") continue;
     if (depth > limit) return true;
     for (const child of Object.values(node)) stack.push([child, depth + 1]);

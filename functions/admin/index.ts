@@ -1,6 +1,6 @@
-// Entry for the `admin` function: wiring only (logic in _shared/admin/admin-handler.ts).
+// Entry for the `admin` function: wiring only (logic in _shared/admin/handler.ts).
 
-import { createAdminHandler } from "../_shared/admin/admin-handler.ts";
+import { createAdminHandler } from "../_shared/admin/handler.ts";
 import { createUserResolver } from "../_shared/auth/require-user.ts";
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";

@@ -1,16 +1,14 @@
 /**
  * The `auth` edge function: OAuth/OpenID sign-in, dashboard sessions and the
- * signed-in user (DESIGN.md section 5). Wiring only; the logic lives in
+ * signed-in user (docs/architecture.md). Wiring only; the logic lives in
  * functions/_shared/auth/handler.ts.
  */
 
-import { loadRoleSettings } from "../_shared/admin/role-settings.ts";
 import { createAuthHandler } from "../_shared/auth/handler.ts";
 import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
 
-const env = Deno.env.toObject();
-const config = loadConfig(env);
+const config = loadConfig(Deno.env.toObject());
 const db = openDb(config);
 
-export default { fetch: createAuthHandler({ config, db, roles: loadRoleSettings(env) }) };
+export default { fetch: createAuthHandler({ config, db, roles: config.roles }) };

@@ -6,26 +6,15 @@ import { loadConfig } from "../_shared/config.ts";
 import { openDb } from "../_shared/db.ts";
 import { createJobsHandler } from "../_shared/jobs/handler.ts";
 import { isSummaryRoute } from "../_shared/jobs/route.ts";
-import { loadJobSettings } from "../_shared/jobs/settings.ts";
 import { createJobSummaryHandler } from "../_shared/jobs/summary.ts";
-import { loadKeySettings } from "../_shared/keys/key-settings.ts";
-import { createKeyVerifier } from "../_shared/keys/verify.ts";
+import { createKeyVerifierFromConfig } from "../_shared/keys/verifier-from-config.ts";
 import { createWithApiKey } from "../_shared/keys/with-api-key.ts";
 
-const env = Deno.env.toObject();
-const config = loadConfig(env);
-const settings = loadKeySettings(env);
+const config = loadConfig(Deno.env.toObject());
 const db = openDb(config);
-const verifier = createKeyVerifier({
-  db,
-  prefix: config.apiKeyPrefix,
-  cacheTtlMs: settings.cacheTtlMs,
-  failuresPerMinute: settings.failuresPerMinute,
-  clientIpHeader: settings.clientIpHeader,
-});
-const withApiKey = createWithApiKey({ config, verifier });
+const withApiKey = createWithApiKey({ config, verifier: createKeyVerifierFromConfig(config, db) });
 
-const jobs = createJobsHandler({ db, withApiKey, settings: loadJobSettings(env) });
+const jobs = createJobsHandler({ db, withApiKey, settings: config.jobs });
 const summary = createJobSummaryHandler({
   db,
   resolveUser: createUserResolver({ config, db }),

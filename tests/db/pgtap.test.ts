@@ -1,5 +1,5 @@
 /**
- * Runs the pgTAP files in sql/tests with pg_prove against a freshly migrated
+ * Runs the pgTAP files in supabase/tests/database with pg_prove against a freshly migrated
  * database, as a user would against their hosted project. Where pg_prove or
  * the pgtap extension is missing, the suite is skipped with one visible line,
  * unless KEYGATE_REQUIRE_ALL=1 (set by .ci/run), where that is a failure.
@@ -34,10 +34,10 @@ const missing =
   hasPgProve && (await pgtapAvailable()) ? null : hasPgProve ? "the pgtap extension is missing" : "pg_prove is missing";
 if (missing && !required) console.log(`skipping pgTAP tests: ${missing} (${INSTALL_HINT})`);
 
-const testFiles = readdirSync(path.join(projectRoot, "sql", "tests"))
-  .filter((f) => f.endsWith(".sql"))
+const testFiles = readdirSync(path.join(projectRoot, "supabase", "tests", "database"))
+  .filter((f) => f.endsWith(".test.sql"))
   .sort()
-  .map((f) => path.join("sql", "tests", f));
+  .map((f) => path.join("supabase", "tests", "database", f));
 
 function pgProve(databaseUrl: string): Promise<{ code: number; output: string }> {
   const url = new URL(databaseUrl);
@@ -61,7 +61,7 @@ function pgProve(databaseUrl: string): Promise<{ code: number; output: string }>
   });
 }
 
-describe.skipIf(missing !== null && !required)("pgTAP tests in sql/tests (pg_prove)", () => {
+describe.skipIf(missing !== null && !required)("pgTAP tests in supabase/tests/database (pg_prove)", () => {
   let database: TestDatabase;
 
   beforeAll(async () => {

@@ -66,9 +66,7 @@ describe.skipIf(missing !== null && process.env.KEYGATE_REQUIRE_ALL !== "1")(
         const db = createDb(url, { max: 4, prepared: true });
         try {
           const results = await Promise.allSettled(
-            Array.from({ length: 40 }, () =>
-              db.query("select keygate.verify_api_key($1) is null", [Buffer.alloc(32)], "kg_probe_named"),
-            ),
+            Array.from({ length: 40 }, () => db.query("select keygate.verify_api_key($1) is null", [Buffer.alloc(32)])),
           );
           return results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason);
         } finally {

@@ -1,6 +1,6 @@
 /**
  * A signed-in user for tests: a user row plus a real session, made the way
- * the auth function makes them (DESIGN contract: the cookie holds a random
+ * the auth function makes them (as docs/architecture.md describes: the cookie holds a random
  * base64url token, the database stores its SHA-256).
  */
 import { createHash, randomBytes } from "node:crypto";

@@ -22,14 +22,18 @@ export async function insertKey(
   return { id: rows[0].id, key };
 }
 
-/** A Db that counts the statements it runs, by prepared-statement name. */
+/** The statements the key verifier runs, as `countingDb` records them. */
+export const VERIFY_SQL = "select * from keygate.verify_api_key($1)";
+export const TOUCH_SQL = "select keygate.touch_api_key($1)";
+
+/** A Db that counts the statements it runs, by their text. */
 export function countingDb(db: Db): Db & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
-    query(text, values, name) {
-      calls.push(name ?? text);
-      return db.query(text, values, name);
+    query(text, values) {
+      calls.push(text);
+      return db.query(text, values);
     },
     end: () => db.end(),
   };

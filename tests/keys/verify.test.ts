@@ -5,7 +5,7 @@ import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { fakeClock } from "../helpers/fake-clock.ts";
-import { countingDb, insertKey, until } from "./helpers.ts";
+import { countingDb, insertKey, TOUCH_SQL, until, VERIFY_SQL } from "./helpers.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -57,14 +57,14 @@ describe("createKeyVerifier", () => {
     expect(hit).not.toBeInstanceOf(Promise);
     expect(hit).toBe(first); // the cached, frozen object
     // One read, and the first use's last_used_at write; the hit added neither.
-    expect(db.calls).toEqual(["kg_verify_api_key", "kg_touch_api_key"]);
+    expect(db.calls).toEqual([VERIFY_SQL, TOUCH_SQL]);
   });
 
   it("refuses a well-formed unknown key with exactly one read", async () => {
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg" });
     expect(await verifier.verify(generateApiKey("kg"))).toBeNull();
-    expect(db.calls).toEqual(["kg_verify_api_key"]);
+    expect(db.calls).toEqual([VERIFY_SQL]);
   });
 
   it("refuses expired keys and keys past their rotation grace", async () => {
@@ -94,7 +94,7 @@ describe("createKeyVerifier", () => {
     expect(await verifier.verify(key)).not.toBeNull(); // still cached: the stated bound
     c.advance(1);
     expect(await verifier.verify(key)).toBeNull();
-    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+    expect(db.calls.filter((n) => n === VERIFY_SQL)).toHaveLength(2);
   });
 
   it("refuses a deactivated owner's key once the cache entry ends", async () => {
@@ -143,13 +143,13 @@ describe("createKeyVerifier", () => {
     for (let i = 0; i < 20; i++) await verifier.verify(key);
     c.advance(30_000);
     await verifier.verify(key);
-    expect(db.calls.filter((n) => n === "kg_touch_api_key")).toHaveLength(1);
-    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(22);
+    expect(db.calls.filter((n) => n === TOUCH_SQL)).toHaveLength(1);
+    expect(db.calls.filter((n) => n === VERIFY_SQL)).toHaveLength(22);
     expect(await lastUsed(id)).toEqual(first);
     c.advance(31_000);
     await t.admin.query("update public.api_keys set last_used_at = now() - interval '2 minutes' where id = $1", [id]);
     await verifier.verify(key);
-    expect(db.calls.filter((n) => n === "kg_touch_api_key")).toHaveLength(2);
+    expect(db.calls.filter((n) => n === TOUCH_SQL)).toHaveLength(2);
   });
 
   it("answers even when recording use fails, and logs no key", async () => {
@@ -157,10 +157,10 @@ describe("createKeyVerifier", () => {
     const { key } = await insertKey(t.admin, user.id);
     const logs: unknown[] = [];
     const failingTouch = {
-      query: (text: string, values?: unknown[], name?: string) =>
-        name === "kg_touch_api_key"
+      query: (text: string, values?: unknown[]) =>
+        text === TOUCH_SQL
           ? Promise.reject(Object.assign(new Error("boom"), { code: "XX000" }))
-          : t.db.query(text, values, name),
+          : t.db.query(text, values),
       end: async () => {},
     };
     const verifier = createKeyVerifier({ db: failingTouch as never, prefix: "kg", log: (m, f) => logs.push([m, f]) });
@@ -174,9 +174,9 @@ describe("createKeyVerifier", () => {
 /** A database whose verification replies arrive `delayMs` after the row was read (on the test's clock). */
 function slowReplies(db: Db, advance: (ms: number) => void, delayMs: number): Db {
   return {
-    async query(text, values, name) {
-      const rows = await db.query(text, values, name);
-      if (name === "kg_verify_api_key") advance(delayMs);
+    async query(text, values) {
+      const rows = await db.query(text, values);
+      if (text === VERIFY_SQL) advance(delayMs);
       return rows as never;
     },
     end: () => db.end(),
@@ -197,7 +197,7 @@ describe("the revocation bound under a slow database", () => {
     await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [id]);
     c.advance(3000); // 11 s after the read
     expect(await verifier.verify(key)).toBeNull();
-    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+    expect(db.calls.filter((n) => n === VERIFY_SQL)).toHaveLength(2);
   });
 
   it("counts an entry's lifetime from before the read, not from the reply", async () => {
@@ -225,7 +225,7 @@ describe("keys found not live", () => {
     expect(verifier.verify(unknown)).toBeNull(); // synchronous: no read
     c.advance(1);
     expect(await verifier.verify(unknown)).toBeNull();
-    expect(db.calls).toEqual(["kg_verify_api_key", "kg_verify_api_key"]);
+    expect(db.calls).toEqual([VERIFY_SQL, VERIFY_SQL]);
   });
 
   it("lets a reactivated owner's key work again within the same bound", async () => {
@@ -248,7 +248,7 @@ describe("keys found not live", () => {
     const unknown = generateApiKey("kg");
     const answers = await Promise.all([...Array(8)].flatMap(() => [verifier.verify(key), verifier.verify(unknown)]));
     expect(answers.filter((a) => a !== null)).toHaveLength(8);
-    expect(db.calls.filter((n) => n === "kg_verify_api_key")).toHaveLength(2);
+    expect(db.calls.filter((n) => n === VERIFY_SQL)).toHaveLength(2);
   });
 
   it("caches nothing with the cache off", async () => {

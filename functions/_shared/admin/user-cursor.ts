@@ -3,13 +3,12 @@
  * listing's order (lower(email), id), as opaque base64url text.
  */
 import { KeygateError } from "../errors.ts";
+import { isUuid } from "../uuid.ts";
 
 export interface UserCursor {
   email: string;
   id: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toBase64url(text: string): string {
   let binary = "";
@@ -33,7 +32,7 @@ export function decodeUserCursor(text: string): UserCursor {
       value.length === 2 &&
       typeof value[0] === "string" &&
       typeof value[1] === "string" &&
-      UUID.test(value[1])
+      isUuid(value[1])
     ) {
       return { email: value[0], id: value[1] };
     }

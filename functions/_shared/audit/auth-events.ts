@@ -1,11 +1,12 @@
 /**
  * The sign-in function's audit events: a sign-in (which also settles a new
- * user's role, see role-settings.ts), a refused sign-in with its reason
+ * user's role, see RoleSettings in config.ts), a refused sign-in with its reason
  * code, and a sign-out. Best effort, like record-event.ts: a failure to
  * record is logged and changes no answer.
  */
-import type { RoleSettings } from "../admin/role-settings.ts";
+
 import { hashSessionToken } from "../auth/sessions.ts";
+import type { RoleSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import { type Logger, logError } from "../http.ts";
 import { recordAuditEvent } from "./record-event.ts";

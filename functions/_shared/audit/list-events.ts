@@ -12,6 +12,7 @@
 import { z } from "zod";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
+import { UUID_PATTERN } from "../uuid.ts";
 
 export interface AuditEventRow {
   id: string;
@@ -29,9 +30,7 @@ export interface AuditEventRow {
   details: Record<string, unknown>;
 }
 
-const uuid = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: "a user id" });
+const uuid = z.string().regex(UUID_PATTERN, { message: "a user id" });
 
 const filters = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),

@@ -15,9 +15,8 @@
  * server log and no Referer), or `#error=<code>` on failure.
  */
 
-import type { RoleSettings } from "../admin/role-settings.ts";
 import { recordSignInEvent, recordSignInRefusal } from "../audit/auth-events.ts";
-import type { Config } from "../config.ts";
+import type { Config, RoleSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
 import { type Logger, toResponse } from "../http.ts";

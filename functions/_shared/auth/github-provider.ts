@@ -6,6 +6,8 @@
  */
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
+import { nonBlank } from "../non-blank.ts";
+import { authorizationUrl, exchangeCode } from "./authorization-code.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
 import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
@@ -17,9 +19,10 @@ export interface GithubProviderOptions {
   log?: Logger;
 }
 
+const AUTHORIZATION_ENDPOINT = "https://github.com/login/oauth/authorize";
 const as: oauth.AuthorizationServer = {
   issuer: "https://github.com",
-  authorization_endpoint: "https://github.com/login/oauth/authorize",
+  authorization_endpoint: AUTHORIZATION_ENDPOINT,
   token_endpoint: "https://github.com/login/oauth/access_token",
 };
 const API = "https://api.github.com";
@@ -36,10 +39,6 @@ interface GithubEmail {
   email?: unknown;
   primary?: unknown;
   verified?: unknown;
-}
-
-function text(value: unknown): string | null {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
 }
 
 export function createGithubProvider(options: GithubProviderOptions): OAuthProvider {
@@ -67,44 +66,25 @@ export function createGithubProvider(options: GithubProviderOptions): OAuthProvi
     ]);
     if (typeof user.id !== "number" && typeof user.id !== "string") throw new Error("GitHub /user has no id");
     const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true) : undefined;
-    const verified = primary?.verified === true ? text(primary.email) : null;
+    const verified = primary?.verified === true ? nonBlank(primary.email) : null;
     return {
       subject: String(user.id),
-      email: verified ?? text(primary?.email),
+      email: verified ?? nonBlank(primary?.email),
       emailVerified: verified !== null,
-      name: text(user.name) ?? text(user.login),
-      imageUrl: text(user.avatar_url),
+      name: nonBlank(user.name) ?? nonBlank(user.login),
+      imageUrl: nonBlank(user.avatar_url),
     };
   }
 
   return {
     id: "github",
     name: "GitHub",
-    async authorizationUrl(attempt: LoginAttempt) {
-      const url = new URL(as.authorization_endpoint!);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("client_id", options.clientId);
-      url.searchParams.set("redirect_uri", attempt.redirectUri);
-      url.searchParams.set("scope", SCOPE);
-      url.searchParams.set("state", attempt.state);
-      url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(attempt.codeVerifier));
-      url.searchParams.set("code_challenge_method", "S256");
-      url.searchParams.set("allow_signup", "true");
-      return url;
+    authorizationUrl(attempt: LoginAttempt) {
+      return authorizationUrl(AUTHORIZATION_ENDPOINT, options.clientId, SCOPE, attempt, { allow_signup: "true" });
     },
     async complete(callbackUrl: URL, attempt: LoginAttempt) {
       try {
-        const params = oauth.validateAuthResponse(as, client, callbackUrl, attempt.state);
-        const response = await oauth.authorizationCodeGrantRequest(
-          as,
-          client,
-          clientAuth,
-          params,
-          attempt.redirectUri,
-          attempt.codeVerifier,
-          http,
-        );
-        const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
+        const { tokens } = await exchangeCode({ as, client, clientAuth, http }, callbackUrl, attempt);
         return await profileOf(tokens.access_token);
       } catch (err) {
         throw toProviderError(err, "github", log);

@@ -1,5 +1,5 @@
 /**
- * The `auth` edge function (DESIGN.md section 5): sign-in with OAuth/OpenID
+ * The `auth` edge function (docs/architecture.md, "A sign-in, step by step"): sign-in with OAuth/OpenID
  * providers, dashboard sessions, and the signed-in user.
  *
  *   GET  /auth/providers            the configured providers
@@ -11,10 +11,9 @@
  *   GET  /auth/activity             the signed-in user's own audit events
  */
 import * as oauth from "oauth4webapi";
-import type { RoleSettings } from "../admin/role-settings.ts";
 import { createActivityRoute } from "../audit/activity-handler.ts";
 import { recordSignOut } from "../audit/auth-events.ts";
-import type { Config } from "../config.ts";
+import type { Config, RoleSettings } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
@@ -42,7 +41,7 @@ export interface AuthHandlerDeps {
   log?: Logger;
   /** Defaults to the providers the configuration enables. */
   providers?: Map<string, OAuthProvider>;
-  /** DEFAULT_ROLE and ADMIN_EMAILS (admin/role-settings.ts); new users are viewers without them. */
+  /** DEFAULT_ROLE and ADMIN_EMAILS (config.roles); new users are viewers without them. */
   roles?: RoleSettings;
 }
 

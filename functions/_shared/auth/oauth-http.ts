@@ -1,7 +1,7 @@
 /**
  * Transport options for every oauth4webapi call: requests go through the
  * injected fetch, time out after ten seconds, and plain http is allowed only
- * when the provider's host is loopback (DESIGN.md section 6).
+ * when the provider's host is loopback (`isLoopbackHost`).
  */
 import * as oauth from "oauth4webapi";
 import { isLoopbackHost } from "../config.ts";

@@ -7,6 +7,8 @@
  */
 import * as oauth from "oauth4webapi";
 import { type Logger, logError } from "../http.ts";
+import { nonBlank } from "../non-blank.ts";
+import { authorizationUrl, exchangeCode } from "./authorization-code.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
 import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";
 import { toProviderError } from "./provider-error.ts";
@@ -22,10 +24,6 @@ export interface OidcProviderOptions {
 }
 
 const SCOPE = "openid email profile";
-
-function text(value: unknown): string | null {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
-}
 
 /** Providers disagree on the type: Google sends a boolean, some send "true". */
 function isTrue(value: unknown): boolean {
@@ -64,17 +62,17 @@ export function createOidcProvider(options: OidcProviderOptions): OAuthProvider 
     if (!claims) throw new Error("the token response has no ID token");
     let merged: Record<string, unknown> = { ...claims };
     // Many providers keep profile claims out of the ID token: ask UserInfo.
-    if (!text(claims.email) && as.userinfo_endpoint) {
+    if (!nonBlank(claims.email) && as.userinfo_endpoint) {
       const response = await oauth.userInfoRequest(as, client, tokens.access_token, http);
       const info = await oauth.processUserInfoResponse(as, client, claims.sub, response);
       merged = { ...merged, ...info, sub: claims.sub };
     }
     return {
       subject: claims.sub,
-      email: text(merged.email),
+      email: nonBlank(merged.email),
       emailVerified: isTrue(merged.email_verified),
-      name: text(merged.name) ?? text(merged.preferred_username),
-      imageUrl: text(merged.picture),
+      name: nonBlank(merged.name) ?? nonBlank(merged.preferred_username),
+      imageUrl: nonBlank(merged.picture),
     };
   }
 
@@ -89,31 +87,12 @@ export function createOidcProvider(options: OidcProviderOptions): OAuthProvider 
         throw toProviderError(err, id, log);
       }
       if (!as.authorization_endpoint) throw toProviderError(new Error("no authorization_endpoint"), id, log);
-      const url = new URL(as.authorization_endpoint);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("client_id", clientId);
-      url.searchParams.set("redirect_uri", attempt.redirectUri);
-      url.searchParams.set("scope", SCOPE);
-      url.searchParams.set("state", attempt.state);
-      url.searchParams.set("nonce", attempt.nonce);
-      url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(attempt.codeVerifier));
-      url.searchParams.set("code_challenge_method", "S256");
-      return url;
+      return await authorizationUrl(as.authorization_endpoint, clientId, SCOPE, attempt, { nonce: attempt.nonce });
     },
     async complete(callbackUrl: URL, attempt: LoginAttempt) {
       try {
         const as = await server();
-        const params = oauth.validateAuthResponse(as, client, callbackUrl, attempt.state);
-        const response = await oauth.authorizationCodeGrantRequest(
-          as,
-          client,
-          clientAuth,
-          params,
-          attempt.redirectUri,
-          attempt.codeVerifier,
-          http,
-        );
-        const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, {
+        const { response, tokens } = await exchangeCode({ as, client, clientAuth, http }, callbackUrl, attempt, {
           expectedNonce: attempt.nonce,
           requireIdToken: true,
         });

@@ -5,7 +5,7 @@
  * http(s) URL whose origin is in ALLOWED_REDIRECT_ORIGINS. Refused: protocol-
  * relative `//host`, `/\host`, any backslash, control or whitespace character,
  * other schemes (`javascript:`), relative paths, and credentials in the URL.
- * Pure: returns the absolute URL to redirect to, or throws `invalid_redirect`.
+ * A decision only, no I/O: returns the absolute URL to redirect to, or throws `invalid_redirect`.
  */
 import type { Config } from "../config.ts";
 import { KeygateError } from "../errors.ts";
@@ -23,6 +23,7 @@ export function resolveRedirect(
   const publicOrigin = new URL(config.publicUrl).origin;
   if (value === null || value === undefined || value === "") return `${publicOrigin}/`;
   // deno-lint-ignore no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: redirect_to must not contain control characters
   if (value.length > MAX_LENGTH || /[\u0000-\u0020\u007f-\u009f\\]/.test(value)) throw invalid();
 
   if (value.startsWith("/")) {

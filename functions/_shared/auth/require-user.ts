@@ -20,15 +20,7 @@ import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
 import { createSupabaseAuthUserLookup } from "./supabase-auth-user.ts";
 import { createSupabaseTokenVerifier } from "./supabase-token.ts";
-
-export interface AuthenticatedUser {
-  id: string;
-  email: string;
-  name: string | null;
-  image_url: string | null;
-  role: string;
-  via: "session" | "bearer";
-}
+import type { AuthenticatedUser } from "./user.ts";
 
 export const SUPABASE_REFRESH_SECONDS = 60 * 60;
 
@@ -66,17 +58,15 @@ export function createUserResolver(deps: {
   async function fromBearer(token: string): Promise<AuthenticatedUser | null> {
     const identity = await verifySupabase?.(token);
     if (!identity) return null;
-    const [found] = await db.query<UserRow>(
-      "select * from keygate.find_user_by_identity('supabase', $1)",
-      [identity.subject],
-      "keygate_find_supabase_user",
-    );
+    const [found] = await db.query<UserRow>("select * from keygate.find_user_by_identity('supabase', $1)", [
+      identity.subject,
+    ]);
     let user: UserRow | undefined = found;
     if (user && !user.is_active) return null;
     const stale = !user?.last_login_at || now() - user.last_login_at.getTime() > SUPABASE_REFRESH_SECONDS * 1000;
     if (!user || stale) {
       const sameEmail = user !== undefined && identity.email?.toLowerCase() === user.email.toLowerCase();
-      let email = sameEmail ? user!.email : identity.email;
+      let email = sameEmail && user ? user.email : identity.email;
       let confirmed = sameEmail || (identity.email !== null && identity.emailVerified);
       if (!confirmed) {
         const answer = await lookupSupabaseUser?.(token);
@@ -90,7 +80,7 @@ export function createUserResolver(deps: {
         throw new KeygateError("email_unverified", "Supabase Auth has not confirmed this account's email address.");
       }
       // A known user whose new address is unconfirmed keeps the one Keygate holds; name and picture still refresh.
-      if (!confirmed) email = user!.email;
+      if (!confirmed && user) email = user.email;
       try {
         [user] = await db.query<UserRow>(
           "select * from keygate.upsert_user_from_identity('supabase', $1, $2, $3, $4, $5)",
@@ -103,7 +93,7 @@ export function createUserResolver(deps: {
     }
     if (!user) return null;
     return {
-      id: user.id!,
+      id: user.id,
       email: user.email,
       name: user.name,
       image_url: user.image_url,

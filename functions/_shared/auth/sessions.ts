@@ -8,17 +8,13 @@
 import type { Db } from "../db.ts";
 import { sha256 } from "../hash.ts";
 import { base64url } from "./base64url.ts";
+import type { AuthenticatedUser } from "./user.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;
 export const SESSION_MAX_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
 
-export interface SessionUser {
-  id: string;
-  email: string;
-  name: string | null;
-  image_url: string | null;
-  role: string;
-}
+/** What a session proves: the signed-in user, less how. */
+export type SessionUser = Omit<AuthenticatedUser, "via">;
 
 export interface SessionStore {
   /** A fresh random token and the hash the database keeps of it. */
@@ -50,7 +46,6 @@ export function createSessionStore(db: Db): SessionStore {
       const rows = await db.query<SessionUser & { user_id: string }>(
         "select user_id, email, name, image_url, role from keygate.get_session($1, $2, $3)",
         [hashSessionToken(token), SESSION_TTL_SECONDS, SESSION_MAX_LIFETIME_SECONDS],
-        "keygate_get_session",
       );
       const row = rows[0];
       return row
@@ -59,7 +54,7 @@ export function createSessionStore(db: Db): SessionStore {
     },
     async end(token) {
       if (!token || !SESSION_TOKEN_SHAPE.test(token)) return;
-      await db.query("select keygate.end_session($1)", [hashSessionToken(token)], "keygate_end_session");
+      await db.query("select keygate.end_session($1)", [hashSessionToken(token)]);
     },
   };
 }

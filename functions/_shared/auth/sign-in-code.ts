@@ -7,9 +7,11 @@
  * origin it is sent to, valid for SIGN_IN_CODE_TTL_SECONDS. Returns the code,
  * which exists nowhere else.
  */
+
 import type { Db } from "../db.ts";
 import { sha256 } from "../hash.ts";
 import { base64url } from "./base64url.ts";
+import { identityParams } from "./identity-params.ts";
 import type { ProviderProfile } from "./oauth-provider.ts";
 import { assertVerifiedEmail } from "./sign-in.ts";
 
@@ -36,12 +38,7 @@ export async function issueSignInCode(
     `select u.id, keygate.create_sign_in_code(u.id, $7, $8, $9, $10) as expires_at
        from keygate.upsert_user_from_identity($1, $2, $3, $4, $5, $6) u`,
     [
-      provider,
-      profile.subject,
-      profile.email,
-      profile.emailVerified,
-      profile.name,
-      profile.imageUrl,
+      ...identityParams(provider, profile),
       hashSignInCode(code),
       grant.codeChallenge,
       grant.origin,

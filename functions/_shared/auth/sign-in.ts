@@ -5,8 +5,10 @@
  * sets last_login_at) and creates a session for them. Returns the new session
  * token, which exists nowhere else.
  */
+
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
+import { identityParams } from "./identity-params.ts";
 import type { ProviderProfile } from "./oauth-provider.ts";
 import { createSessionStore, SESSION_TTL_SECONDS } from "./sessions.ts";
 
@@ -28,16 +30,7 @@ export async function recordSignIn(
   const rows = await db.query<{ id: string }>(
     `select u.id, keygate.create_session(u.id, $7, $8) as expires_at
        from keygate.upsert_user_from_identity($1, $2, $3, $4, $5, $6) u`,
-    [
-      provider,
-      profile.subject,
-      profile.email,
-      profile.emailVerified,
-      profile.name,
-      profile.imageUrl,
-      tokenHash,
-      SESSION_TTL_SECONDS,
-    ],
+    [...identityParams(provider, profile), tokenHash, SESSION_TTL_SECONDS],
   );
   if (!rows[0]) throw new Error("sign-in returned no user");
   return { token, userId: rows[0].id };

@@ -23,6 +23,7 @@ import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWe
 import type { Config } from "../config.ts";
 import { KeygateError } from "../errors.ts";
 import { type Logger, logError } from "../http.ts";
+import { nonBlank } from "../non-blank.ts";
 import type { ProviderProfile } from "./oauth-provider.ts";
 
 export const SUPABASE_AUDIENCE = "authenticated";
@@ -53,10 +54,6 @@ export type SupabaseIdentity = ProviderProfile;
 
 /** Resolves a bearer token to the identity it proves, or null when it proves nothing. */
 export type SupabaseTokenVerifier = (token: string) => Promise<SupabaseIdentity | null>;
-
-function text(value: unknown): string | null {
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
-}
 
 function record(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
@@ -92,8 +89,8 @@ export function createSupabaseTokenVerifier(
     const set = asymmetricOnly(config.supabaseJwks);
     if (set.keys.length === 0) warnLegacy();
     keys = createLocalJWKSet(set);
-  } else {
-    keys = createRemoteJWKSet(new URL(config.supabaseJwksUrl!), {
+  } else if (config.supabaseJwksUrl) {
+    keys = createRemoteJWKSet(new URL(config.supabaseJwksUrl), {
       [customFetch]: async (url, options) => {
         const response = await fetchImpl(url, options as RequestInit);
         // An error status is an outage (503 below), not a bad token.
@@ -109,6 +106,8 @@ export function createSupabaseTokenVerifier(
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
     });
+  } else {
+    return null; // unreachable: the guard above returned already
   }
 
   return async (token) => {
@@ -136,16 +135,16 @@ export function createSupabaseTokenVerifier(
       }
       return null;
     }
-    const subject = text(payload.sub);
+    const subject = nonBlank(payload.sub);
     if (!subject || payload.role !== SUPABASE_ROLE || payload.is_anonymous === true) return null;
     const meta = record(payload.user_metadata);
     return {
       subject,
-      email: text(payload.email),
+      email: nonBlank(payload.email),
       // Top level only, never user_metadata: see the header comment.
       emailVerified: payload.email_verified === true,
-      name: text(meta.full_name) ?? text(meta.name),
-      imageUrl: text(meta.avatar_url) ?? text(meta.picture),
+      name: nonBlank(meta.full_name) ?? nonBlank(meta.name),
+      imageUrl: nonBlank(meta.avatar_url) ?? nonBlank(meta.picture),
     };
   };
 }

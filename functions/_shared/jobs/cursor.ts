@@ -5,13 +5,12 @@
  * microseconds come from SQL as text.
  */
 import { KeygateError } from "../errors.ts";
+import { isUuid } from "../uuid.ts";
 
 export interface JobCursor {
   createdUs: string;
   id: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toBase64Url(text: string): string {
   return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
@@ -30,7 +29,7 @@ export function decodeCursor(raw: string): JobCursor {
     throw invalidCursor();
   }
   const match = /^(-?\d{1,18})\.(.+)$/.exec(text);
-  if (!match || !UUID.test(match[2])) throw invalidCursor();
+  if (!match || !isUuid(match[2])) throw invalidCursor();
   return { createdUs: match[1], id: match[2] };
 }
 

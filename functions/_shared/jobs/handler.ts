@@ -16,12 +16,15 @@
  * fail it; with `attempt`, only for that attempt. A transition that does not
  * apply to the job's state is 409 (refusal.ts says which).
  */
+
+import { DEFAULT_JOB_SETTINGS, type JobSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { JobRow, JobSubmissionRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { json, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
 import { assertScopes } from "../keys/scopes.ts";
 import type { ApiKeyContext, WithApiKey } from "../keys/with-api-key.ts";
+import { isUuid } from "../uuid.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { presentJob } from "./present.ts";
 import { type JobAction, transitionRefusal } from "./refusal.ts";
@@ -38,15 +41,12 @@ import {
   parseListQuery,
   parseRunAt,
 } from "./schemas.ts";
-import { DEFAULT_JOB_SETTINGS, type JobSettings } from "./settings.ts";
 
 export interface JobsHandlerDeps {
   db: Db;
   withApiKey: WithApiKey;
   settings?: JobSettings;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createJobsHandler({
   db,
@@ -234,7 +234,7 @@ export function createJobsHandler({
       if (req.method === "POST") return await claim(req, ctx);
       throw methodNotAllowed(["POST", "OPTIONS"]);
     }
-    if (!UUID.test(path[0]) || path.length > 2) throw notFound();
+    if (!isUuid(path[0]) || path.length > 2) throw notFound();
     if (path.length === 1) {
       if (req.method === "GET") return await get(ctx, path[0]);
       throw methodNotAllowed(["GET", "OPTIONS"]);

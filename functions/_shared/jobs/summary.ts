@@ -4,7 +4,7 @@
  * status, and their latest jobs without payloads or results. Browsers of the
  * dashboard's allowed origins get credentialed CORS, as on `api-keys`.
  */
-import type { AuthenticatedUser } from "../auth/require-user.ts";
+import type { AuthenticatedUser } from "../auth/user.ts";
 import { withCors } from "../cors.ts";
 import type { Db } from "../db.ts";
 import type { JobRow } from "../db-rows.ts";

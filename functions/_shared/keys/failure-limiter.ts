@@ -10,7 +10,8 @@
  * more minute's worth), so a client that fires many at once waits longer
  * afterwards. Malformed keys and cache hits cost no read and never get here.
  *
- * Pure: the clock comes in with each call, no I/O; the verifier applies the
+ * A decision only, no I/O (its state is the counts per address): the clock
+ * comes in with each call; the verifier applies the
  * decision (verify.ts) and the route turns a refusal into 429.
  */
 export const DEFAULT_FAILURES_PER_MINUTE = 60;

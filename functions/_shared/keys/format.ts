@@ -1,5 +1,5 @@
 /**
- * The API key format (DESIGN.md section 4):
+ * The API key format (docs/architecture.md, "A verification, step by step"):
  *
  *   <prefix>_<43 base62 chars: 32 random bytes><6 base62 chars: CRC-32 of all before>
  *

@@ -3,7 +3,8 @@
  * minute per key. The database row says when it was last written; an
  * in-memory map of this isolate's own recent writes covers the time until a
  * (possibly cached) row shows it, so steady-state verification issues no
- * write at all. Pure: the route applies the decision.
+ * write at all. A decision only, no I/O (its state is that map): the route
+ * applies it.
  */
 export const TOUCH_INTERVAL_MS = 60_000;
 

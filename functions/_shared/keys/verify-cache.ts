@@ -12,7 +12,7 @@
  * The verifier keeps two: live keys, and (smaller) keys that were not live,
  * so a repeated unknown or revoked key costs no read within the same bound.
  *
- * Pure: the clock comes in as a parameter; no I/O.
+ * No I/O: the clock comes in as a parameter (it holds state: the entries).
  */
 export const MAX_CACHE_TTL_MS = 10_000;
 

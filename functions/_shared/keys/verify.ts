@@ -120,7 +120,7 @@ export function createKeyVerifier({
 
   function touch(keyId: string): void {
     runInBackground(
-      db.query("select keygate.touch_api_key($1)", [keyId], "kg_touch_api_key"),
+      db.query("select keygate.touch_api_key($1)", [keyId]),
       (err) => log("api key last_used_at update failed", { keyId, code: (err as { code?: string }).code }),
       waitUntil ?? runtimeWaitUntil(),
     );
@@ -129,7 +129,7 @@ export function createKeyVerifier({
   async function load(hash: Uint8Array, cacheKey: string, client: string | null): Promise<Cached | null> {
     // The entry's lifetime counts from here: the row may be read at any moment until the reply.
     const readAt = now();
-    const rows = await db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash], "kg_verify_api_key");
+    const rows = await db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash]);
     const row = rows[0];
     if (!row) {
       failures.charge(client, now());

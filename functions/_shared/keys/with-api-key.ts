@@ -63,8 +63,8 @@ export interface WithApiKeyDeps {
 }
 
 export function createWithApiKey({ config, verifier, db, log = logError }: WithApiKeyDeps): WithApiKey {
-  if (!verifier && !db) throw new Error("createWithApiKey needs a verifier or a db");
-  const keys = verifier ?? createKeyVerifier({ db: db!, prefix: config.apiKeyPrefix, log });
+  const keys = verifier ?? (db ? createKeyVerifier({ db, prefix: config.apiKeyPrefix, log }) : undefined);
+  if (!keys) throw new Error("createWithApiKey needs a verifier or a db");
 
   return (options, handler) => {
     const required = [...(options.scopes ?? [])];

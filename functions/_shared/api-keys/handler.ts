@@ -1,5 +1,5 @@
 /**
- * `api-keys`: a signed-in user's keys (DESIGN.md section 5).
+ * `api-keys`: a signed-in user's keys (README, "API reference").
  *
  *   POST   /api-keys              {name?, scopes?, expires_in_days?} -> 201 with the key, once
  *   GET    /api-keys              -> 200 {keys: [...]}, never a key or a hash
@@ -18,7 +18,9 @@
 import { z } from "zod";
 import { recordAuditEvent } from "../audit/record-event.ts";
 import { requestMeta } from "../audit/request-meta.ts";
+import type { AuthenticatedUser } from "../auth/user.ts";
 import type { Config } from "../config.ts";
+import { DEFAULT_CREATE_PER_MINUTE } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
@@ -26,17 +28,15 @@ import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { sha256 } from "../hash.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
-import { generateApiKey, keyStart, type RandomBytes } from "./format.ts";
-import { DEFAULT_CREATE_PER_MINUTE } from "./key-settings.ts";
-import { ALL_SCOPES, isScope } from "./scopes.ts";
+import { generateApiKey, keyStart, type RandomBytes } from "../keys/format.ts";
+import { ALL_SCOPES, isScope } from "../keys/scopes.ts";
+import { isUuid } from "../uuid.ts";
 
 export const DEFAULT_GRACE_SECONDS = 3600;
 export const DEFAULT_MAX_ACTIVE_KEYS = 25;
 
-export interface RequestUser {
-  id: string;
-  via: "session" | "bearer";
-}
+/** What this handler needs of the signed-in user. */
+type RequestUser = Pick<AuthenticatedUser, "id" | "via">;
 
 export interface ApiKeysHandlerDeps {
   config: Pick<Config, "allowedRedirectOrigins" | "apiKeyPrefix">;
@@ -50,7 +50,6 @@ export interface ApiKeysHandlerDeps {
   log?: Logger;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 86_400_000;
 
 const createBody = z.strictObject({
@@ -76,7 +75,7 @@ function route(req: Request): Route {
     throw methodNotAllowed(["GET", "POST", "OPTIONS"]);
   }
   const id = path[0];
-  if (!UUID.test(id)) throw notFound();
+  if (!isUuid(id)) throw notFound();
   if (path.length === 1) {
     if (req.method === "DELETE") return { action: "revoke", id };
     throw methodNotAllowed(["DELETE", "OPTIONS"]);
@@ -208,11 +207,7 @@ export function createApiKeysHandler({
   }
 
   async function list(user: RequestUser): Promise<Response> {
-    const keys = await db.query<ApiKeyInfoRow>(
-      "select * from keygate.list_api_keys($1)",
-      [user.id],
-      "kg_list_api_keys",
-    );
+    const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 

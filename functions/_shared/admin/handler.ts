@@ -20,7 +20,7 @@
 import { z } from "zod";
 import { listAuditEvents, parseAuditQuery } from "../audit/list-events.ts";
 import { requestMeta } from "../audit/request-meta.ts";
-import type { AuthenticatedUser } from "../auth/require-user.ts";
+import type { AuthenticatedUser } from "../auth/user.ts";
 import type { Config } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
@@ -28,6 +28,7 @@ import type { Db } from "../db.ts";
 import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
+import { isUuid } from "../uuid.ts";
 import { lastAdminError } from "./admin-errors.ts";
 import { ALL_CAPABILITIES, isCapability, ROLES } from "./capabilities.ts";
 import { type AdminAction, assertCapabilities, requiredCapabilities } from "./required-capabilities.ts";
@@ -53,8 +54,6 @@ export interface AdminUserRow {
   created_at: Date;
   active_keys: number;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const listQuery = z.strictObject({
   query: z.string().max(200).optional(),
@@ -90,15 +89,15 @@ function route(req: Request): Route {
   if (first === "me" && id === undefined) return only("GET", { action: "me" });
   if (first === "audit" && id === undefined) return only("GET", { action: "audit" });
   if (first === "users" && id === undefined) return only("GET", { action: "list_users" });
-  if (first === "users" && UUID.test(id) && verb === undefined) {
+  if (first === "users" && isUuid(id) && verb === undefined) {
     if (req.method === "GET") return { action: "get_user", id };
     if (req.method === "PATCH") return { action: "update_user", id };
     throw methodNotAllowed(["GET", "PATCH", "OPTIONS"]);
   }
-  if (first === "users" && UUID.test(id) && (verb === "deactivate" || verb === "reactivate")) {
+  if (first === "users" && isUuid(id) && (verb === "deactivate" || verb === "reactivate")) {
     return only("POST", { action: "set_active", id, active: verb === "reactivate" });
   }
-  if (first === "keys" && UUID.test(id) && verb === undefined) return only("DELETE", { action: "revoke_key", id });
+  if (first === "keys" && isUuid(id) && verb === undefined) return only("DELETE", { action: "revoke_key", id });
   throw notFound();
 }
 

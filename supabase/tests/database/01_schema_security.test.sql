@@ -3,7 +3,8 @@
 --
 -- Run with pg_prove against any database our migrations were applied to
 -- (local Postgres, PGlite-backed dev database, or a hosted Supabase project):
---   pg_prove -h <host> -U postgres -d <db> sql/tests/*.sql
+--   pg_prove -h <host> -U postgres -d <db> supabase/tests/database/*.test.sql
+-- or, with the Supabase CLI's local stack, `supabase test db`.
 begin;
 create extension if not exists pgtap;
 

@@ -14,10 +14,10 @@
 import type { Config } from "../config.ts";
 import { KeygateError } from "../errors.ts";
 import { type Logger, logError, methodNotAllowed, toResponse } from "../http.ts";
-import { invalidApiKey } from "./invalid-api-key.ts";
-import { withKeyCors } from "./key-cors.ts";
-import { presentedKey } from "./presented-key.ts";
-import type { KeyVerifier, VerifiedKey } from "./verify.ts";
+import { invalidApiKey } from "../keys/invalid-api-key.ts";
+import { withKeyCors } from "../keys/key-cors.ts";
+import { presentedKey } from "../keys/presented-key.ts";
+import type { KeyVerifier, VerifiedKey } from "../keys/verify.ts";
 
 export interface VerifyKeyHandlerDeps {
   config: Pick<Config, "allowBrowserKeys">;

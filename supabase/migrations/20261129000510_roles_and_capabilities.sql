@@ -100,7 +100,7 @@ $$;
 -- (20261123000300_api_keys.sql), returning only the scopes the owner's
 -- current role allows. The ceiling is keygate.role_allows_scope's rule
 -- written inline (a call per scope made verification about three times
--- slower); sql/tests/03_roles_admin_audit.sql checks that the two agree.
+-- slower); supabase/tests/database/03_roles_admin_audit.test.sql checks that the two agree.
 create or replace function keygate.verify_api_key(p_key_hash bytea)
 returns table (
   key_id uuid,

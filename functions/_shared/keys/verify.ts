@@ -3,8 +3,7 @@
  *
  *   parse (checksum, no I/O) -> SHA-256 -> bounded in-isolate caches (live
  *   keys; keys found not live) -> a read of the same key already under way ->
- *   per-client failure limit -> `keygate.verify_api_key` (one indexed read,
- *   a named prepared statement)
+ *   per-client failure limit -> `keygate.verify_api_key` (one indexed read)
  *
  * and, at most once a minute per key, `keygate.touch_api_key` run after the
  * response (handed to `EdgeRuntime.waitUntil` where the runtime has it; its

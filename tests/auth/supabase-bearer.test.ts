@@ -263,6 +263,34 @@ describe("Supabase access tokens", () => {
     expect(rows).toEqual([{ user_id: sub }]);
   });
 
+  it("settles a new Supabase user's role from DEFAULT_ROLE and ADMIN_EMAILS, and records the sign-in", async () => {
+    const config = loadConfig(env({ DEFAULT_ROLE: "member", ADMIN_EMAILS: "boss@example.test" }));
+    const auth = createAuthHandler({ config, db: database.db, providers: new Map(), now: () => now, log: () => {} });
+    const ask = async (claims: JWTPayload) =>
+      await auth(new Request(SESSION, { headers: { authorization: `Bearer ${await token(claims)}` } }));
+    const member = randomUUID();
+    const boss = randomUUID();
+    expect((await (await ask(claimsFor(member))).json()).role).toBe("member");
+    expect((await (await ask(claimsFor(boss, { email: "boss@example.test" }))).json()).role).toBe("admin");
+    const { rows } = await database.admin.query(
+      `select u.id, u.role, (select count(*)::int from public.audit_events e
+                              where e.target_user_id = u.id and e.action = 'sign_in') as sign_ins
+         from public.users u where u.id = any($1::uuid[]) order by u.role`,
+      [[member, boss]],
+    );
+    expect(rows).toEqual([
+      { id: boss, role: "admin", sign_ins: 1 },
+      { id: member, role: "member", sign_ins: 1 },
+    ]);
+    // Later requests are no new sign-in: the role an admin sets is never undone.
+    expect((await ask(claimsFor(member))).status).toBe(200);
+    const again = await database.admin.query(
+      "select count(*)::int as n from public.audit_events where target_user_id = $1 and action = 'sign_in'",
+      [member],
+    );
+    expect(again.rows[0].n).toBe(1);
+  });
+
   it("writes nothing on later requests, and refreshes the profile at most hourly", async () => {
     const sub = randomUUID();
     expect((await bearer(await token(claimsFor(sub)))).status).toBe(200);

@@ -19,19 +19,17 @@ export async function recordSignInEvent(
   req: Request,
   { userId, provider, roles = DEFAULT_ROLES }: { userId: string; provider: string; roles?: RoleSettings },
   log: Logger = logError,
-): Promise<void> {
+): Promise<string | null> {
   const meta = requestMeta(req);
   try {
-    await db.query("select keygate.record_sign_in($1, $2, $3, $4, $5, $6)", [
-      userId,
-      provider,
-      roles.defaultRole,
-      roles.adminEmails,
-      meta.clientAddress,
-      meta.userAgent,
-    ]);
+    const [row] = await db.query<{ role: string | null }>(
+      "select keygate.record_sign_in($1, $2, $3, $4, $5, $6) as role",
+      [userId, provider, roles.defaultRole, roles.adminEmails, meta.clientAddress, meta.userAgent],
+    );
+    return row?.role ?? null;
   } catch (err) {
     log("sign-in event not recorded", { name: err instanceof Error ? err.name : typeof err });
+    return null;
   }
 }
 

@@ -10,6 +10,7 @@
  * when missing or when their last sign-in is over an hour old (which also
  * refreshes name and image from the token).
  */
+import { recordSignInEvent } from "../audit/auth-events.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { UserRow } from "../db-rows.ts";
@@ -55,7 +56,7 @@ export function createUserResolver(deps: {
    * Supabase Auth's own answer, asked only when the `sub` is new or its email
    * changed. Without that proof a new `sub` gets 403 and nothing is written.
    */
-  async function fromBearer(token: string): Promise<AuthenticatedUser | null> {
+  async function fromBearer(req: Request, token: string): Promise<AuthenticatedUser | null> {
     const identity = await verifySupabase?.(token);
     if (!identity) return null;
     const [found] = await db.query<UserRow>("select * from keygate.find_user_by_identity('supabase', $1)", [
@@ -92,6 +93,12 @@ export function createUserResolver(deps: {
       }
     }
     if (!user) return null;
+    if (!found) {
+      // The first sight of this Supabase user is their sign-in: it settles a new
+      // user's role (DEFAULT_ROLE, ADMIN_EMAILS) and is recorded in the audit log.
+      const role = await recordSignInEvent(db, req, { userId: user.id, provider: "supabase", roles: config.roles });
+      if (role) user = { ...user, role };
+    }
     return {
       id: user.id,
       email: user.email,
@@ -110,7 +117,7 @@ export function createUserResolver(deps: {
       const session = await sessions.resolve(sessionToken);
       if (session) return { ...session, via: "bearer" };
     } else if (bearer) {
-      const user = await fromBearer(bearer);
+      const user = await fromBearer(req, bearer);
       if (user) return user;
     }
     const session = await sessions.resolve(readCookies(req).get(sessionCookie));

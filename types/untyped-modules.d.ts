@@ -13,6 +13,8 @@ declare module "autocannon" {
     /** Seconds. */
     duration?: number;
     pipelining?: number;
+    /** Called with each connection's client, e.g. to give it headers of its own. */
+    setupClient?: (client: { setHeaders(headers: Record<string, string>): void }) => void;
   }
   export interface Stats {
     average: number;

@@ -19,7 +19,19 @@ const target = new URL(url);
 if (target.protocol !== "http:" || !isLoopbackHost(target.hostname))
   throw new Error("bench traffic goes to loopback only");
 
-const result = await autocannon({ url, method, headers, connections, duration: seconds, pipelining: 1 });
+// `headers` may be a list: one set per connection, in turn (e.g. a key each, so no two
+// connections ask for the same key at the same moment).
+const sets = Array.isArray(headers) ? headers : [headers];
+let next = 0;
+const result = await autocannon({
+  url,
+  method,
+  headers: sets[0],
+  connections,
+  duration: seconds,
+  pipelining: 1,
+  setupClient: (client) => client.setHeaders(sets[next++ % sets.length]),
+});
 /** @type {LoadResult} */
 const line = {
   rps: result.requests.average,

@@ -5,8 +5,7 @@
  */
 import { DEFAULT_CLIENT_IP_HEADER } from "./client-address.ts";
 import { DEFAULT_FAILURES_PER_MINUTE } from "./keys/failure-limiter.ts";
-import { DEFAULT_CACHE_TTL_MS } from "./keys/verify.ts";
-import { MAX_CACHE_TTL_MS } from "./keys/verify-cache.ts";
+import { DEFAULT_CACHE_TTL_MS, MAX_CACHE_TTL_MS } from "./keys/verify-cache.ts";
 import { isLoopbackHost } from "./loopback.js";
 import { nonBlank } from "./non-blank.ts";
 

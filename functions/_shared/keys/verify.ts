@@ -36,9 +36,9 @@ import { type Logger, logError } from "../http.ts";
 import { DEFAULT_FAILURES_PER_MINUTE, FailureLimiter } from "./failure-limiter.ts";
 import { parseApiKey } from "./format.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
-import { VerifyCache } from "./verify-cache.ts";
+import { DEFAULT_CACHE_TTL_MS, VerifyCache } from "./verify-cache.ts";
 
-export const DEFAULT_CACHE_TTL_MS = 5_000;
+export { DEFAULT_CACHE_TTL_MS } from "./verify-cache.ts";
 /** Keys found not live, remembered: a small cache, for repeats (a flood of distinct keys is the limiter's job). */
 export const NEGATIVE_CACHE_ENTRIES = 1_000;
 

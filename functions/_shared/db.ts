@@ -1,6 +1,6 @@
 /**
- * The database handle every function uses: a node-postgres pool (chosen by a
- * sustained benchmark, README "Benchmark") behind a two-method interface, with
+ * The database handle every function uses: node-postgres clients in a small
+ * pool of our own (db-pool.ts, and why) behind a two-method interface, with
  * database errors mapped to KeygateErrors in one place.
  *
  * Pooler-safe by default: every statement is sent unnamed (Parse/Bind/Execute
@@ -18,8 +18,9 @@
  * `Retry-After`, and the pool replaces broken connections, so service
  * recovers by itself.
  */
-import pg from "pg";
+import type pg from "pg";
 import { type Config, DEFAULT_DB_POOL_MAX } from "./config.ts";
+import { ConnectionPool, type PoolLimits } from "./db-pool.ts";
 import { tlsFor } from "./db-tls.ts";
 import { type ErrorCode, KeygateError } from "./errors.ts";
 import { sha256 } from "./hash.ts";
@@ -30,6 +31,8 @@ import { jitteredRetryAfter } from "./retry-after.ts";
 export const DB_CONNECTION_WAIT_MS = 5000;
 /** An idle connection is closed after this long, giving its slot back to the pooler or Postgres. */
 export const DB_IDLE_TIMEOUT_MS = 5000;
+/** A database that accepts connections but stops answering is an outage too: a query gives up after this long. */
+export const DB_QUERY_TIMEOUT_MS = 10_000;
 
 export interface Db {
   /**
@@ -59,14 +62,16 @@ const sqlStateCodes: Record<string, [ErrorCode, string]> = {
  * - `26000` / `42P05`: a prepared statement missing or already there, which
  *   only a transaction pooler causes (Keygate names statements only with
  *   DB_PREPARED_STATEMENTS, which is not for such a pooler).
- * - The pool's own wait for a connection timing out, and sockets failing.
+ * - The pool's own wait for a connection or a query timing out (db-pool.ts),
+ *   node-postgres giving up a connection attempt (`timeout expired`), and
+ *   sockets failing.
  */
 function isUnavailable(err: { code?: string; message?: string }): boolean {
   const code = err.code ?? "";
   if (/^(08|57P|53)/.test(code) || code === "26000" || code === "42P05") return true;
   if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
   const message = err.message ?? "";
-  return /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|no more connections allowed|query_wait_timeout|server login has been failing|pgbouncer cannot connect|max client connections reached/i.test(
+  return /timeout exceeded when trying to connect|Query read timeout|^timeout expired$|Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|no more connections allowed|query_wait_timeout|server login has been failing|pgbouncer cannot connect|max client connections reached/i.test(
     message,
   );
 }
@@ -119,8 +124,9 @@ const pools = new Map<string, Db>();
  * own isolate anyway, and locally (scripts/serve.ts runs every function in one
  * isolate) it keeps the connection count bounded. The pool holds at most
  * `max` connections (the connection budget, README "Connection budget"),
- * closes idle ones after DB_IDLE_TIMEOUT_MS and lets a query wait at most
- * DB_CONNECTION_WAIT_MS for one. TLS follows `tlsFor`. `prepared` names
+ * closes idle ones after DB_IDLE_TIMEOUT_MS, lets a query wait at most
+ * DB_CONNECTION_WAIT_MS for one and run at most DB_QUERY_TIMEOUT_MS (each to
+ * within a quarter second, see db-pool.ts). TLS follows `tlsFor`. `prepared` names
  * statements (never through a transaction-mode pooler).
  */
 export function createDb(url: string, options: { max?: number; prepared?: boolean } = {}): Db {
@@ -130,9 +136,11 @@ export function createDb(url: string, options: { max?: number; prepared?: boolea
   const existing = pools.get(key);
   if (existing) return existing;
 
-  const pool = new pg.Pool(poolOptionsFor(url, max));
-  // An idle client losing its connection must not crash the isolate; the pool drops it.
-  pool.on("error", (err: Error & { code?: string }) => logError("database connection lost", { code: err.code }));
+  const settings = poolSettingsFor(url, max);
+  // A connection lost while idle must not crash the isolate; the pool drops it.
+  const pool = new ConnectionPool(settings.client, settings.limits, (err: Error & { code?: string }) =>
+    logError("database connection lost", { code: err.code }),
+  );
   let ended: Promise<void> | undefined;
   const db: Db = {
     async query<R>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -153,17 +161,18 @@ export function createDb(url: string, options: { max?: number; prepared?: boolea
   return db;
 }
 
-/** The options `createDb` hands node-postgres for `url` (for tests of the TLS and budget decisions). */
-export function poolOptionsFor(url: string, max: number = DEFAULT_DB_POOL_MAX): pg.PoolConfig {
+/**
+ * What `createDb` gives each node-postgres client for `url` (its TLS) and the
+ * pool's limits (the connection budget), for tests of both decisions.
+ */
+export function poolSettingsFor(
+  url: string,
+  max: number = DEFAULT_DB_POOL_MAX,
+): { client: pg.ClientConfig; limits: PoolLimits } {
   const ssl = tlsFor(url);
   return {
-    connectionString: url,
-    ...(ssl === undefined ? {} : { ssl }),
-    max,
-    connectionTimeoutMillis: DB_CONNECTION_WAIT_MS,
-    // A database that accepts connections but stops answering is an outage too.
-    query_timeout: 10_000,
-    idleTimeoutMillis: DB_IDLE_TIMEOUT_MS,
+    client: { connectionString: url, ...(ssl === undefined ? {} : { ssl }) },
+    limits: { max, waitMs: DB_CONNECTION_WAIT_MS, queryTimeoutMs: DB_QUERY_TIMEOUT_MS, idleMs: DB_IDLE_TIMEOUT_MS },
   };
 }
 

@@ -1,11 +1,11 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { poolOptionsFor } from "../../functions/_shared/db.ts";
+import { poolSettingsFor } from "../../functions/_shared/db.ts";
 import { tlsFor } from "../../functions/_shared/db-tls.ts";
 
 /** What node-postgres itself will use, after reading the URL and the options together. */
 function sslPgUses(url: string): unknown {
-  const client = new pg.Client(poolOptionsFor(url));
+  const client = new pg.Client(poolSettingsFor(url).client);
   return (client as unknown as { connectionParameters: { ssl: unknown } }).connectionParameters.ssl;
 }
 

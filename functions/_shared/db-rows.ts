@@ -29,11 +29,17 @@ export interface ApiKeyInfoRow {
   revoked_at: Date | null;
 }
 
-/** A row of `keygate.verify_api_key`: a live key's owner and scopes. */
+/**
+ * A row of `keygate.lookup_api_key`: a live key's owner, its scopes as stored
+ * (no role ceiling: the verifier applies it) and the owner's role.
+ */
 export interface VerifyRow {
   key_id: string;
   user_id: string;
+  /** As stored: `scopesWithinRole(role, scopes)` is what the key may use. */
   scopes: string[];
+  /** The owner's current role (`viewer`, `member` or `admin`). */
+  role: string;
   expires_at: Date | null;
   valid_until: Date | null;
   last_used_at: Date | null;

@@ -1,6 +1,6 @@
 /**
- * The API key functions (create, list, revoke, rotate, verify, touch), called
- * the way the server calls them, against real Postgres.
+ * The API key functions (create, list, revoke, rotate, lookup and verify,
+ * touch), called the way the server calls them, against real Postgres.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,8 +37,9 @@ async function createKey(
   return { ...info, hash };
 }
 
+/** The hot path's read: the key as stored, with its owner's role. */
 async function verify(hash: Buffer): Promise<VerifyRow | undefined> {
-  const rows = await database.db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash]);
+  const rows = await database.db.query<VerifyRow>("select * from keygate.lookup_api_key($1)", [hash]);
   return rows[0];
 }
 
@@ -288,8 +289,8 @@ describe("keygate.rotate_api_key", () => {
   });
 });
 
-describe("keygate.verify_api_key", () => {
-  it("returns the owner, scopes and expiry of a live key", async () => {
+describe("keygate.lookup_api_key", () => {
+  it("returns the owner, the owner's role, scopes and expiry of a live key", async () => {
     const user = await createUser(database.admin);
     const expiresAt = new Date(Date.now() + 86_400_000);
     const key = await createKey(user.id, { scopes: ["jobs:read"], expiresAt });
@@ -297,10 +298,17 @@ describe("keygate.verify_api_key", () => {
       key_id: key.id,
       user_id: user.id,
       scopes: ["jobs:read"],
+      role: "member",
       expires_at: expiresAt,
       valid_until: expiresAt,
       last_used_at: null,
     });
+  });
+
+  it("returns the scopes as stored, whatever the owner's role (the verifier applies the ceiling)", async () => {
+    const user = await createUser(database.admin, { role: "viewer" });
+    const key = await createKey(user.id, { scopes: ["jobs:write", "jobs:read", "x:admin"] });
+    expect(await verify(key.hash)).toMatchObject({ scopes: ["jobs:write", "jobs:read", "x:admin"], role: "viewer" });
   });
 
   it("gives a key without expiry no valid_until", async () => {
@@ -325,6 +333,34 @@ describe("keygate.verify_api_key", () => {
     expect(await verify(live.hash)).toBeUndefined();
     await database.db.query("select keygate.set_user_active($1, true)", [user.id]);
     expect(await verify(live.hash)).toBeDefined();
+  });
+});
+
+describe("keygate.verify_api_key (no longer the hot path: lookup_api_key with the ceiling applied)", () => {
+  const verifyWithCeiling = async (hash: Buffer): Promise<Omit<VerifyRow, "role"> | undefined> =>
+    (await database.db.query<Omit<VerifyRow, "role">>("select * from keygate.verify_api_key($1)", [hash]))[0];
+
+  it("returns lookup_api_key's row without the role, with only the scopes the role allows, in stored order", async () => {
+    const user = await createUser(database.admin, { role: "viewer" });
+    const stored = ["x:admin", "jobs:write", "b:read", "jobs:work", "a:read"];
+    const expiresAt = new Date(Date.now() + 86_400_000);
+    const key = await createKey(user.id, { scopes: stored, expiresAt });
+    const { role, ...looked } = (await verify(key.hash))!;
+    expect(role).toBe("viewer");
+    expect(await verifyWithCeiling(key.hash)).toEqual({ ...looked, scopes: ["b:read", "a:read"] });
+
+    await database.admin.query("update public.users set role = 'member' where id = $1", [user.id]);
+    expect((await verifyWithCeiling(key.hash))?.scopes).toEqual(["jobs:write", "b:read", "jobs:work", "a:read"]);
+    await database.admin.query("update public.users set role = 'admin' where id = $1", [user.id]);
+    expect((await verifyWithCeiling(key.hash))?.scopes).toEqual(stored);
+  });
+
+  it("returns nothing where lookup_api_key finds nothing", async () => {
+    const user = await createUser(database.admin);
+    expect(await verifyWithCeiling(newHash())).toBeUndefined();
+    const revoked = await createKey(user.id);
+    await revoke(user.id, revoked.id);
+    expect(await verifyWithCeiling(revoked.hash)).toBeUndefined();
   });
 });
 

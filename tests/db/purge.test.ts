@@ -117,7 +117,7 @@ describe("API keys", () => {
     const user = await createUser(database.admin);
     const old = await insertKey(user.id, { revoked: "-31 days" });
     const [{ valid }] = (
-      await database.admin.query("select count(*)::int as valid from keygate.verify_api_key($1)", [hash()])
+      await database.admin.query("select count(*)::int as valid from keygate.lookup_api_key($1)", [hash()])
     ).rows;
     expect(valid).toBe(0);
     expect(await existing("api_keys", [old])).toEqual([old]);

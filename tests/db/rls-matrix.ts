@@ -284,6 +284,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "heartbeat_job",
             "list_api_keys",
             "list_jobs",
+            "lookup_api_key",
             "purge_ended_api_keys",
             "purge_expired_sessions",
             "redeem_sign_in_code",
@@ -323,6 +324,19 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         expectDenied(await runner.as("anon", claimsFor("anon"), call, [f.owner]));
         expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), call, [f.owner]));
         expect(await runner.as("service_role", claimsFor("service_role"), call, [f.owner])).toMatchObject({ ok: true });
+      });
+
+      it("refuses the key lookups (the hot path's read, and the one with the ceiling) to clients", async () => {
+        const [{ key_hash: hash }] = await runner.admin<{ key_hash: Buffer }>(
+          "select key_hash from public.api_keys where user_id = $1",
+          [f.owner],
+        );
+        for (const fn of ["lookup_api_key", "verify_api_key"]) {
+          const call = `select user_id as owner from keygate.${fn}($1)`;
+          expectDenied(await runner.as("anon", claimsFor("anon"), call, [hash]));
+          expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), call, [hash]));
+          expect(owners(await runner.as("service_role", claimsFor("service_role"), call, [hash]))).toEqual([f.owner]);
+        }
       });
 
       it("keygate.current_user_id() names the caller to an authenticated user", async () => {

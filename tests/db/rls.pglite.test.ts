@@ -58,6 +58,11 @@ describe("migrations on PGlite", () => {
       user.id,
       hash,
     ]);
+    const { rows: looked } = await client.query(
+      "select key_id, user_id, scopes, role from keygate.lookup_api_key($1)",
+      [hash],
+    );
+    expect(looked).toEqual([{ key_id: key.id, user_id: user.id, scopes: ["jobs:read"], role: "viewer" }]);
     const { rows: verified } = await client.query("select key_id, user_id, scopes from keygate.verify_api_key($1)", [
       hash,
     ]);

@@ -23,7 +23,7 @@ export async function insertKey(
 }
 
 /** The statements the key verifier runs, as `countingDb` records them. */
-export const VERIFY_SQL = "select * from keygate.verify_api_key($1)";
+export const VERIFY_SQL = "select * from keygate.lookup_api_key($1)";
 export const TOUCH_SQL = "select keygate.touch_api_key($1)";
 
 /** A Db that counts the statements it runs, by their text. */

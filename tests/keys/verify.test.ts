@@ -27,6 +27,20 @@ describe("createKeyVerifier", () => {
     expect(await verifier.verify(key)).toEqual({ keyId: id, userId: user.id, scopes: ["jobs:read"], expiresAt: null });
   });
 
+  it("bounds the stored scopes by the owner's role, in their stored order, and follows a role change", async () => {
+    const user = await createUser(t.admin, { role: "viewer" });
+    const { key } = await insertKey(t.admin, user.id, { scopes: ["jobs:write", "jobs:read", "x:admin", "a:read"] });
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", cacheTtlMs: 0 });
+    expect((await verifier.verify(key))?.scopes).toEqual(["jobs:read", "a:read"]);
+    await t.admin.query("update public.users set role = 'member' where id = $1", [user.id]);
+    expect((await verifier.verify(key))?.scopes).toEqual(["jobs:write", "jobs:read", "a:read"]);
+    await t.admin.query("update public.users set role = 'admin' where id = $1", [user.id]);
+    expect((await verifier.verify(key))?.scopes).toEqual(["jobs:write", "jobs:read", "x:admin", "a:read"]);
+    // The key itself is never rewritten.
+    const { rows } = await t.admin.query("select scopes from public.api_keys where user_id = $1", [user.id]);
+    expect(rows).toEqual([{ scopes: ["jobs:write", "jobs:read", "x:admin", "a:read"] }]);
+  });
+
   it("refuses a malformed key without touching the database", async () => {
     const db = countingDb(t.db);
     const verifier = createKeyVerifier({ db, prefix: "kg" });

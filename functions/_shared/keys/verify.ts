@@ -3,7 +3,10 @@
  *
  *   parse (checksum, no I/O) -> SHA-256 -> bounded in-isolate caches (live
  *   keys; keys found not live) -> a read of the same key already under way ->
- *   per-client failure limit -> `keygate.verify_api_key` (one indexed read)
+ *   per-client failure limit -> `keygate.lookup_api_key` (one indexed read:
+ *   the stored scopes and the owner's role) -> the role ceiling, applied here
+ *   (`scopesWithinRole`, the rule of `keygate.role_allows_scope`), before the
+ *   result is cached
  *
  * and, at most once a minute per key, `keygate.touch_api_key` run after the
  * response (handed to `EdgeRuntime.waitUntil` where the runtime has it; its
@@ -35,6 +38,7 @@ import { sha256, toKeyString } from "../hash.ts";
 import { type Logger, logError } from "../http.ts";
 import { DEFAULT_FAILURES_PER_MINUTE, FailureLimiter } from "./failure-limiter.ts";
 import { parseApiKey } from "./format.ts";
+import { scopesWithinRole } from "./scopes.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
 import { DEFAULT_CACHE_TTL_MS, VerifyCache } from "./verify-cache.ts";
 
@@ -128,7 +132,7 @@ export function createKeyVerifier({
   async function load(hash: Uint8Array, cacheKey: string, client: string | null): Promise<Cached | null> {
     // The entry's lifetime counts from here: the row may be read at any moment until the reply.
     const readAt = now();
-    const rows = await db.query<VerifyRow>("select * from keygate.verify_api_key($1)", [hash]);
+    const rows = await db.query<VerifyRow>("select * from keygate.lookup_api_key($1)", [hash]);
     const row = rows[0];
     if (!row) {
       failures.charge(client, now());
@@ -141,7 +145,8 @@ export function createKeyVerifier({
       key: Object.freeze({
         keyId: row.key_id,
         userId: row.user_id,
-        scopes: Object.freeze([...row.scopes]) as string[],
+        // The role ceiling: the owner's current role bounds the stored scopes.
+        scopes: Object.freeze(scopesWithinRole(row.role, row.scopes)) as string[],
         expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
       }),
       lastUsedAt: millis(row.last_used_at),

@@ -8,7 +8,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(41);
+select plan(42);
 
 -- Row Level Security on every table.
 select ok((select relrowsecurity from pg_class where oid = 'public.users'::regclass), 'RLS is enabled on public.users');
@@ -92,6 +92,10 @@ select is_empty(
 select isnt_empty(
   $$ select 1 from pg_proc where pronamespace = 'keygate'::regnamespace and proname = 'verify_api_key' $$,
   'keygate.verify_api_key exists'
+);
+select isnt_empty(
+  $$ select 1 from pg_proc where pronamespace = 'keygate'::regnamespace and proname = 'lookup_api_key' $$,
+  'keygate.lookup_api_key exists'
 );
 
 select * from finish();

@@ -5,7 +5,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(30);
+select plan(33);
 
 -- Two users with one row of everything each (as the migration owner).
 insert into public.users (id, email, name) values
@@ -50,6 +50,8 @@ select throws_ok($$ insert into public.api_keys (user_id, name, start, key_hash)
 select throws_ok($$ update public.api_keys set revoked_at = null $$, '42501', null, 'a user cannot un-revoke keys');
 select throws_ok($$ insert into public.jobs (user_id, type) values ('a0000000-0000-4000-8000-00000000000a', 'forged') $$, '42501', null, 'a user cannot insert jobs');
 select throws_ok($$ select keygate.set_user_active('a0000000-0000-4000-8000-00000000000a', true) $$, '42501', null, 'a user cannot call write functions');
+select throws_ok($$ select * from keygate.lookup_api_key(sha256('pgtap owner key')) $$, '42501', null,
+  'a user cannot look a key up by hash, not even their own');
 
 -- Signed in as the other user.
 select set_config('request.jwt.claims', '{"sub": "b0000000-0000-4000-8000-00000000000b", "role": "authenticated"}', true);
@@ -67,6 +69,7 @@ select throws_ok($$ select id from public.api_keys $$, '42501', null, 'anon cann
 select throws_ok($$ select id from public.jobs $$, '42501', null, 'anon cannot read jobs');
 select throws_ok($$ insert into public.users (email) values ('pgtap-anon@example.test') $$, '42501', null, 'anon cannot insert users');
 select throws_ok($$ select * from keygate.verify_api_key(sha256('pgtap owner key')) $$, '42501', null, 'anon cannot call keygate functions');
+select throws_ok($$ select * from keygate.lookup_api_key(sha256('pgtap owner key')) $$, '42501', null, 'anon cannot look a key up by hash');
 
 -- The service role (what the edge functions use).
 reset role;
@@ -78,6 +81,8 @@ select lives_ok($$ insert into public.users (email) values ('pgtap-service@examp
 select isnt_empty($$ select key_hash from public.api_keys where user_id = 'a0000000-0000-4000-8000-00000000000a' $$, 'service_role reads key hashes');
 select results_eq($$ select user_id from keygate.verify_api_key(sha256('pgtap owner key')) $$,
   $$ values ('a0000000-0000-4000-8000-00000000000a'::uuid) $$, 'service_role verifies a key by hash');
+select results_eq($$ select user_id, role from keygate.lookup_api_key(sha256('pgtap owner key')) $$,
+  $$ values ('a0000000-0000-4000-8000-00000000000a'::uuid, 'viewer') $$, 'service_role looks a key up by hash, with its owner''s role');
 
 reset role;
 select * from finish();

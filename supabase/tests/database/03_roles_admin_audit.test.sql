@@ -5,7 +5,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(44);
+select plan(52);
 
 -- Tables: RLS on, no client privilege, the service role only reads the log.
 select ok((select relrowsecurity from pg_class where oid = 'public.audit_events'::regclass), 'RLS is enabled on public.audit_events');
@@ -41,10 +41,19 @@ select ok(keygate.role_allows_scope('member', 'jobs:write') and not keygate.role
   'a member may use write scopes, not admin scopes');
 select ok(keygate.role_allows_scope('admin', 'keys:admin'), 'an admin may use every scope');
 select is((select scopes from keygate.verify_api_key(sha256('pgtap member key'))), '{jobs:read,jobs:write}'::text[], 'a member''s key verifies with its scopes');
--- verify_api_key writes the ceiling inline: it must agree with role_allows_scope for every role.
+-- The hot path, lookup_api_key, returns the scopes as stored and the owner's
+-- role (the functions apply the ceiling); verify_api_key applies
+-- role_allows_scope to them, for every role, keeping their order.
 insert into public.api_keys (user_id, name, start, key_hash, scopes) values
   ('b0000000-0000-4000-8000-0000000000b1', 'every level', 'kg_levels0', sha256('pgtap levels key'), '{a:read,b:write,c:work,d:admin,e}');
 update public.users set role = 'viewer' where id = 'b0000000-0000-4000-8000-0000000000b1';
+select is((select scopes from keygate.lookup_api_key(sha256('pgtap levels key'))), '{a:read,b:write,c:work,d:admin,e}'::text[],
+  'lookup_api_key returns a viewer''s key''s scopes as stored, with no ceiling');
+select is((select role from keygate.lookup_api_key(sha256('pgtap levels key'))), 'viewer', 'lookup_api_key returns the owner''s role');
+select results_eq(
+  $$ select key_id, user_id, expires_at, valid_until, last_used_at from keygate.verify_api_key(sha256('pgtap levels key')) $$,
+  $$ select key_id, user_id, expires_at, valid_until, last_used_at from keygate.lookup_api_key(sha256('pgtap levels key')) $$,
+  'verify_api_key returns lookup_api_key''s row');
 select is((select scopes from keygate.verify_api_key(sha256('pgtap levels key'))),
   array(select s from unnest('{a:read,b:write,c:work,d:admin,e}'::text[]) with ordinality as t(s, n)
          where keygate.role_allows_scope('viewer', s) order by n),
@@ -62,6 +71,8 @@ select is((select scopes from keygate.verify_api_key(sha256('pgtap levels key'))
 update public.users set role = 'member' where id = 'b0000000-0000-4000-8000-0000000000b1';
 select keygate.admin_update_user('a0000000-0000-4000-8000-0000000000a1', 'b0000000-0000-4000-8000-0000000000b1', 'viewer', null);
 select is((select scopes from keygate.verify_api_key(sha256('pgtap member key'))), '{jobs:read}'::text[], 'demoted to viewer, the key loses its write scope');
+select is((select (scopes, role)::text from keygate.lookup_api_key(sha256('pgtap member key'))), '("{jobs:read,jobs:write}",viewer)',
+  'demoted to viewer, lookup_api_key still returns the stored scopes, with the new role');
 select is((select scopes from public.api_keys where start = 'kg_member0'), '{jobs:read,jobs:write}'::text[], 'the stored key is not rewritten');
 select is(keygate.scopes_above_role('b0000000-0000-4000-8000-0000000000b1', '{jobs:read,jobs:write}'), '{jobs:write}'::text[],
   'scopes_above_role names what a viewer may not be given');
@@ -96,9 +107,17 @@ select is((select count(*)::integer from keygate.get_session(sha256('pgtap membe
 select keygate.admin_set_user_active('a0000000-0000-4000-8000-0000000000a1', 'b0000000-0000-4000-8000-0000000000b1', false);
 select is((select count(*)::integer from public.sessions where user_id = 'b0000000-0000-4000-8000-0000000000b1'), 0, 'deactivation deletes every session');
 select is((select count(*)::integer from keygate.verify_api_key(sha256('pgtap member key'))), 0, 'an inactive owner''s key does not verify');
+select is((select count(*)::integer from keygate.lookup_api_key(sha256('pgtap member key'))), 0, 'lookup_api_key finds nothing for an inactive owner''s key');
 select keygate.admin_set_user_active('a0000000-0000-4000-8000-0000000000a1', 'b0000000-0000-4000-8000-0000000000b1', true);
 select is((select count(*)::integer from keygate.get_session(sha256('pgtap member session'), 3600, 86400)), 0, 'reactivation brings no session back');
 select is((select count(*)::integer from keygate.verify_api_key(sha256('pgtap member key'))), 1, 'reactivation brings the unrevoked key back');
+select is((select count(*)::integer from keygate.lookup_api_key(sha256('pgtap member key'))), 1, 'and lookup_api_key finds it again');
+insert into public.api_keys (user_id, name, start, key_hash, scopes, revoked_at) values
+  ('b0000000-0000-4000-8000-0000000000b1', 'revoked', 'kg_revoke0', sha256('pgtap revoked key'), '{jobs:read}', now() - interval '1 second'),
+  ('b0000000-0000-4000-8000-0000000000b1', 'in grace', 'kg_graced0', sha256('pgtap graced key'), '{jobs:read}', now() + interval '1 hour');
+select is((select count(*)::integer from keygate.lookup_api_key(sha256('pgtap revoked key'))), 0, 'lookup_api_key finds nothing for a revoked key');
+select is((select count(*)::integer from keygate.lookup_api_key(sha256('pgtap graced key'))), 1,
+  'lookup_api_key finds a key revoked in the future (a rotated key in its grace period)');
 
 -- The audit log.
 select results_eq(

@@ -65,6 +65,12 @@ describe("scopesWithinRole", () => {
     expect(kept).toEqual(stored);
     expect(kept).not.toBe(stored);
   });
+
+  it("grants nothing for a stored element that is not a string, for any role", () => {
+    for (const role of ["viewer", "member", "admin"]) {
+      expect(scopesWithinRole(role, [null, "jobs:read"])).toEqual(["jobs:read"]);
+    }
+  });
 });
 
 describe("roleAllowsScope against keygate.role_allows_scope", () => {

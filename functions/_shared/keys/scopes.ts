@@ -55,9 +55,13 @@ export function roleAllowsScope(role: string, scope: string): boolean {
   }
 }
 
-/** The scopes a key whose owner has `role` may use, in their stored order (see `roleAllowsScope`). */
-export function scopesWithinRole(role: string, scopes: readonly string[]): string[] {
-  return scopes.filter((scope) => roleAllowsScope(role, scope));
+/**
+ * The scopes a key whose owner has `role` may use, in their stored order (see
+ * `roleAllowsScope`). A stored element that is not a string (a null written
+ * by hand) grants nothing.
+ */
+export function scopesWithinRole(role: string, scopes: readonly (string | null)[]): string[] {
+  return scopes.filter((scope): scope is string => typeof scope === "string" && roleAllowsScope(role, scope));
 }
 
 /** Throws 403 `insufficient_scope` unless `granted` holds every scope in `required`. */

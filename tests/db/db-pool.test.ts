@@ -187,6 +187,50 @@ describe("the connection pool", () => {
     expect(pool.openCount).toBe(0);
   });
 
+  it("settles every query of a mixed flood (answers, errors, timeouts, killed connections) within max", async () => {
+    const { pool, backends } = poolFor({ max: 3, waitMs: 400, queryTimeoutMs: 200 });
+    const kinds = ["ok", "error", "slow", "kill"] as const;
+    let peakOpen = 0;
+    const outcomes = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => {
+        const kind = kinds[i % kinds.length];
+        const text = {
+          ok: "select 1 as one",
+          error: "select 1 / 0",
+          slow: "select pg_sleep(1)",
+          // Ends its own connection from the server's side, mid-query.
+          kill: "select pg_terminate_backend(pg_backend_pid())",
+        }[kind];
+        return pool.query({ text }).then(
+          () => ({ kind, outcome: "answered" }),
+          (err: Error & { code?: string }) => {
+            peakOpen = Math.max(peakOpen, pool.openCount);
+            if (err.code === "22012") return { kind, outcome: "refused" };
+            expectUnavailable(err);
+            return { kind, outcome: "unavailable" };
+          },
+        );
+      }),
+    );
+    // Every query settled (Promise.all returned); a query that waited too long in the
+    // flood is unavailable whatever its kind, and nothing is answered that should not be.
+    expect(peakOpen).toBeLessThanOrEqual(3);
+    const seen = (kind: string, outcome: string) => outcomes.some((o) => o.kind === kind && o.outcome === outcome);
+    expect(seen("ok", "answered")).toBe(true);
+    expect(seen("error", "refused")).toBe(true);
+    expect(seen("slow", "unavailable")).toBe(true);
+    expect(seen("kill", "unavailable")).toBe(true);
+    for (const kind of ["error", "slow", "kill"]) expect(seen(kind, "answered"), kind).toBe(false);
+    expect(seen("ok", "refused") || seen("slow", "refused") || seen("kill", "refused")).toBe(false);
+    // Afterwards the pool serves as new, and gives every connection back when idle.
+    expect((await pool.query<{ one: number }>({ text: "select 1 as one" })).rows[0].one).toBe(1);
+    expect(pool.openCount).toBeLessThanOrEqual(3);
+    expect(pool.waitingCount).toBe(0);
+    // A timed-out statement's server process ends with its statement (at most 1 s here).
+    for (let i = 0; i < 100 && (await backends()).length > 3; i++) await sleep(20);
+    expect((await backends()).length).toBeLessThanOrEqual(3);
+  });
+
   it("on end, lets running queries finish, refuses new ones and closes every connection", async () => {
     const { pool, backends } = poolFor({ max: 2 });
     const running = pool.query<{ done: boolean }>({ text: "select true as done, pg_sleep(0.2)" });

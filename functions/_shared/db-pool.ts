@@ -132,14 +132,15 @@ export class ConnectionPool {
     });
   }
 
-  /** Refuses new queries, lets running ones finish, and closes every client. */
+  /**
+   * Refuses new queries, lets every query already accepted finish (waiting,
+   * connecting or running), and closes each client as it comes free.
+   */
   end(): Promise<void> {
     if (this.#ending) return this.#ending;
     this.#ending = new Promise<void>((resolve) => {
       this.#ended = resolve;
     });
-    for (const run of this.#waiting.splice(0))
-      this.#fail(run, new Error("Cannot use a pool after calling end on the pool"));
     for (const { client } of this.#idle.splice(0)) this.#close(client);
     this.#settleEnd();
     return this.#ending;
@@ -168,13 +169,9 @@ export class ConnectionPool {
 
   /** A client is free: to the query that asked for it, else to the oldest waiting query, else idle. */
   #ready(client: pg.Client, run: Run | undefined): void {
-    if (this.#ending) {
-      if (run && !run.settled) this.#fail(run, new Error("Cannot use a pool after calling end on the pool"));
-      this.#close(client);
-      return;
-    }
     const next = run && !run.settled ? run : this.#waiting.shift();
     if (next) this.#send(client, next);
+    else if (this.#ending) this.#close(client);
     else this.#idle.push({ client, since: this.#now() });
   }
 
@@ -212,12 +209,9 @@ export class ConnectionPool {
   }
 
   #next(): void {
-    if (this.#ending) {
-      this.#settleEnd();
-      return;
-    }
     const run = this.#waiting.shift();
     if (run) this.#connect(run);
+    else this.#settleEnd();
   }
 
   #lostWhileIdle(client: pg.Client, err: Error): void {

@@ -231,13 +231,15 @@ describe("the connection pool", () => {
     expect((await backends()).length).toBeLessThanOrEqual(3);
   });
 
-  it("on end, lets running queries finish, refuses new ones and closes every connection", async () => {
-    const { pool, backends } = poolFor({ max: 2 });
-    const running = pool.query<{ done: boolean }>({ text: "select true as done, pg_sleep(0.2)" });
-    await sleep(50);
+  it("on end, refuses new queries, finishes every query already accepted and closes every connection", async () => {
+    const { pool, backends } = poolFor({ max: 1 });
+    // Accepted just before end(): one still connecting, one waiting behind it.
+    const connecting = pool.query<{ n: number }>({ text: "select 1 as n, pg_sleep(0.1)" });
+    const waiting = pool.query<{ n: number }>({ text: "select 2 as n" });
     const ending = pool.end();
     await expect(pool.query({ text: "select 1" })).rejects.toThrow(/after calling end/);
-    expect((await running).rows[0].done).toBe(true);
+    expect((await connecting).rows[0].n).toBe(1);
+    expect((await waiting).rows[0].n).toBe(2);
     await ending;
     expect(pool.openCount).toBe(0);
     for (let i = 0; i < 50 && (await backends()).length > 0; i++) await sleep(20);

@@ -55,10 +55,24 @@ interface IdleClient {
 
 const DEFAULT_SWEEP_MS = 250;
 
+/**
+ * Errors that say the connection's own state is wrong, not the statement: a
+ * prepared statement missing or already there (`26000`, `42P05`: a pooler
+ * swapped the server under a named statement) or a cached plan whose result
+ * type changed (`0A000`, after a migration). The client caches names and
+ * plans, so only a new connection clears them.
+ */
+const CONNECTION_STATE_CODES = new Set(["26000", "42P05", "0A000"]);
+
 /** An error Postgres reported for one statement: the connection itself is fine. */
 function statementError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+  return (
+    typeof code === "string" &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !/^(08|53|57|58|XX)/.test(code) &&
+    !CONNECTION_STATE_CODES.has(code)
+  );
 }
 
 export class ConnectionPool {

@@ -127,6 +127,22 @@ describe("the connection pool", () => {
     expect(second).not.toBe(first);
   });
 
+  it("replaces a connection whose prepared statement is gone, so the next use prepares it afresh", async () => {
+    const { pool } = poolFor({ max: 1 });
+    const named = { name: "kg_pool_test", text: "select pg_backend_pid() as pid" };
+    const { pid: first } = (await pool.query<{ pid: number }>(named)).rows[0];
+    // What a transaction pooler does to a named statement: the server no longer has it.
+    await pool.query({ text: "deallocate kg_pool_test" });
+    const missing = await pool.query(named).then(
+      () => null,
+      (err: Error & { code?: string }) => err,
+    );
+    expect((missing as { code?: string }).code).toBe("26000");
+    expectUnavailable(missing);
+    const { pid: second } = (await pool.query<{ pid: number }>(named)).rows[0];
+    expect(second).not.toBe(first);
+  });
+
   it("closes idle connections after idleMs", async () => {
     const { pool, backends } = poolFor({ max: 2, idleMs: 200 });
     await Promise.all([pool.query({ text: "select pg_sleep(0.05)" }), pool.query({ text: "select pg_sleep(0.05)" })]);

@@ -17,7 +17,9 @@
  * Clients stay open after an error that Postgres reported for the statement
  * alone (a unique violation, a custom SQLSTATE such as a rate limit), so
  * such errors cause no reconnects. A client whose connection failed, or
- * whose query ran out of time, is closed and replaced on demand.
+ * whose query ran out of time, is closed and replaced on demand. A statement
+ * that ran out of time is not cancelled on the server (neither did pg-pool):
+ * Postgres finishes it, then sees the connection gone.
  *
  * Failures carry the same messages as node-postgres's (`timeout exceeded
  * when trying to connect`, `Query read timeout`), which db.ts maps to 503.

@@ -204,11 +204,12 @@ describe("the connection pool", () => {
   });
 
   it("settles every query of a mixed flood (answers, errors, timeouts, killed connections) within max", async () => {
-    const { pool, backends } = poolFor({ max: 3, waitMs: 400, queryTimeoutMs: 200 });
+    // A generous wait, so that the outcomes depend on the kinds, not on how loaded the machine is.
+    const { pool, backends } = poolFor({ max: 3, waitMs: 5_000, queryTimeoutMs: 200 });
     const kinds = ["ok", "error", "slow", "kill"] as const;
     let peakOpen = 0;
     const outcomes = await Promise.all(
-      Array.from({ length: 120 }, (_, i) => {
+      Array.from({ length: 60 }, (_, i) => {
         const kind = kinds[i % kinds.length];
         const text = {
           ok: "select 1 as one",
@@ -228,16 +229,14 @@ describe("the connection pool", () => {
         );
       }),
     );
-    // Every query settled (Promise.all returned); a query that waited too long in the
-    // flood is unavailable whatever its kind, and nothing is answered that should not be.
+    // Every query settled (Promise.all returned), each as its kind says, and nothing was
+    // answered that should not have been.
     expect(peakOpen).toBeLessThanOrEqual(3);
-    const seen = (kind: string, outcome: string) => outcomes.some((o) => o.kind === kind && o.outcome === outcome);
-    expect(seen("ok", "answered")).toBe(true);
-    expect(seen("error", "refused")).toBe(true);
-    expect(seen("slow", "unavailable")).toBe(true);
-    expect(seen("kill", "unavailable")).toBe(true);
-    for (const kind of ["error", "slow", "kill"]) expect(seen(kind, "answered"), kind).toBe(false);
-    expect(seen("ok", "refused") || seen("slow", "refused") || seen("kill", "refused")).toBe(false);
+    const outcomesOf = (kind: string) => [...new Set(outcomes.filter((o) => o.kind === kind).map((o) => o.outcome))];
+    expect(outcomesOf("ok")).toEqual(["answered"]);
+    expect(outcomesOf("error")).toEqual(["refused"]);
+    expect(outcomesOf("slow")).toEqual(["unavailable"]);
+    expect(outcomesOf("kill")).toEqual(["unavailable"]);
     // Afterwards the pool serves as new, and gives every connection back when idle.
     expect((await pool.query<{ one: number }>({ text: "select 1 as one" })).rows[0].one).toBe(1);
     expect(pool.openCount).toBeLessThanOrEqual(3);

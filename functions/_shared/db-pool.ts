@@ -56,6 +56,8 @@ interface IdleClient {
 }
 
 const DEFAULT_SWEEP_MS = 250;
+/** node-postgres's own words for a wait that ran out, which db.ts maps to 503 with the rest. */
+const WAITED_TOO_LONG = "timeout exceeded when trying to connect";
 
 /**
  * Errors that say the connection's own state is wrong, not the statement: a
@@ -256,10 +258,10 @@ export class ConnectionPool {
     const now = this.#now();
     const { waitMs, queryTimeoutMs, idleMs } = this.#limits;
     while (this.#waiting.length > 0 && now - this.#waiting[0].since >= waitMs) {
-      this.#fail(this.#waiting.shift() as Run, new Error("timeout exceeded when trying to connect"));
+      this.#fail(this.#waiting.shift() as Run, new Error(WAITED_TOO_LONG));
     }
     for (const run of this.#connecting) {
-      if (now - run.since >= waitMs) this.#fail(run, new Error("timeout exceeded when trying to connect"));
+      if (now - run.since >= waitMs) this.#fail(run, new Error(WAITED_TOO_LONG));
     }
     for (const run of this.#running) {
       if (now - run.since < queryTimeoutMs) continue;

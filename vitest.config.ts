@@ -4,8 +4,7 @@ import { PGBOUNCER_INSTALL_HINT, pgbouncerBinary } from "./scripts/pgbouncer.mjs
 // The server-level suites (keys, jobs, sign-in, sessions) run twice: straight
 // to Postgres, and through a real transaction-mode pooler (PgBouncer,
 // `pool_mode = transaction`, started by tests/global-setup.ts), which is how a
-// hosted deployment reaches its database (README, "Deploy to a Supabase
-// project"). Any file named `*.server.test.ts` joins the second run.
+// hosted deployment reaches its database (docs/deploy.md). Any file named `*.server.test.ts` joins the second run.
 const throughPooler = ["tests/**/*.server.test.ts", "tests/auth/sessions.test.ts", "tests/auth/oidc-sign-in.test.ts"];
 
 const hasPgbouncer = pgbouncerBinary() !== null;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // @ts-check
 // `npm run bench`: how fast is API key verification, measured against floors
-// on the same machine and database (README, "Benchmark": targets and figures).
+// on the same machine and database (docs/benchmark.md: targets and figures).
 //
 // It makes a throwaway database on the local Postgres (TEST_DATABASE_URL, else
 // postgresql://postgres@127.0.0.1:5432/postgres) through the real migration

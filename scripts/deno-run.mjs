@@ -9,7 +9,7 @@ export const denoPermissions = ["--allow-net", "--allow-env", "--allow-read", "-
 // it grow to 8 MiB under load). Request garbage dies young here (under 0.01%
 // survives a scavenge), so the larger space bought no throughput on the key
 // hot path but cost about 6 MiB of resident memory per process (measured
-// with `npm run bench`; README, "Benchmark"). Every local Deno process gets
+// with `npm run bench`; docs/benchmark.md). Every local Deno process gets
 // it, the benchmark floors included. Hosted Supabase runs its own settings.
 export const denoV8Flags = ["--v8-flags=--max-semi-space-size=1"];
 

@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment (README, "Configuration"). `loadConfig`
+ * Configuration from the environment (docs/configuration.md). `loadConfig`
  * reads only its argument, no I/O: the entry files hand it `Deno.env.toObject()`,
  * tests hand it a record.
  */
@@ -15,7 +15,7 @@ export type Env = Record<string, string | undefined>;
  * Connections each isolate may hold (DB_POOL_MAX). Four, as Supabase's own
  * server library defaults to: measured, one holds an isolate back and more
  * than four bought no clear throughput on the cold key path, while many
- * isolates times a large pool exhaust a small project (README, "Database
+ * isolates times a large pool exhaust a small project (docs/deploy.md, "Database
  * connections").
  */
 export const DEFAULT_DB_POOL_MAX = 4;
@@ -64,7 +64,7 @@ export interface Config {
 }
 
 // A plain check rather than zod: this module is in every function's isolate,
-// verify-key's included, where zod would be the only user (its weight: README, "Benchmark").
+// verify-key's included, where zod would be the only user (its weight: docs/benchmark.md).
 function apiKeyPrefix(value: string): string {
   if (!/^[a-z][a-z0-9]{0,15}$/.test(value)) {
     throw new Error("API_KEY_PREFIX must be 1-16 lowercase letters or digits, starting with a letter");
@@ -249,7 +249,7 @@ export function loadConfig(env: Env): Config {
 }
 
 // Settings by domain. Every variable, its default and its meaning is in the
-// README's Configuration table; the defaults are the constants named here.
+// table in docs/configuration.md; the defaults are the constants named here.
 
 export const DEFAULT_CREATE_PER_MINUTE = 10;
 

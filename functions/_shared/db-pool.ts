@@ -10,7 +10,7 @@
  * idle list for `idleTimeoutMillis`). Under Deno's Node timers those cost
  * about 25 us of CPU per query, measured, and took about 15% of the
  * throughput of uncached key checks through a transaction pooler
- * (README, "Benchmark"). Here one timer per pool, running only while the
+ * (docs/benchmark.md). Here one timer per pool, running only while the
  * pool holds a client or a waiting query, checks every limit each `sweepMs`:
  * each limit holds to within `sweepMs`.
  *

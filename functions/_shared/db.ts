@@ -9,7 +9,7 @@
  * PgBouncer with `pool_mode = transaction`) that hands each transaction to
  * whichever server connection is free and keeps no prepared statement
  * between them. Named statements save a parse and plan per query (measured
- * in README "Benchmark", "Named vs unnamed"), so a direct or
+ * in docs/benchmark.md, "Named vs unnamed"), so a direct or
  * session-mode connection may turn them on (`prepared`, DB_PREPARED_STATEMENTS).
  *
  * SQL functions raise custom SQLSTATEs (see the migrations) that map to codes
@@ -123,7 +123,7 @@ const pools = new Map<string, Db>();
  * isolate shares one pool per URL and size: on Supabase each function is its
  * own isolate anyway, and locally (scripts/serve.ts runs every function in one
  * isolate) it keeps the connection count bounded. The pool holds at most
- * `max` connections (the connection budget, README "Connection budget"),
+ * `max` connections (the connection budget, docs/deploy.md, "Connection budget"),
  * closes idle ones after DB_IDLE_TIMEOUT_MS, lets a query wait at most
  * DB_CONNECTION_WAIT_MS for one and run at most DB_QUERY_TIMEOUT_MS (each to
  * within a quarter second, see db-pool.ts). TLS follows `tlsFor`. `prepared` names

@@ -43,7 +43,8 @@ export type ErrorCode =
   | "scope_above_role"
   | "last_admin";
 
-const defaultStatus: Record<ErrorCode, number> = {
+/** Every error code with its status: the whole vocabulary on one screen (docs/api.md lists the same). */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   invalid_json: 400,
   unsupported_media_type: 415,
@@ -93,7 +94,7 @@ export class KeygateError extends Error {
     super(message, { cause: options.cause });
     this.name = "KeygateError";
     this.code = code;
-    this.status = options.status ?? defaultStatus[code];
+    this.status = options.status ?? ERROR_STATUS[code];
     this.headers = options.headers ?? {};
   }
 }

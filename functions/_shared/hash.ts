@@ -6,7 +6,7 @@
  * Synchronous, from @noble/hashes (audited, pure JS, runs unchanged on Deno
  * and Node) rather than `crypto.subtle.digest`: on the verification hot path
  * the async Web Crypto call cost much of the throughput and peak memory per
- * isolate under load (figures in the README, "Benchmark").
+ * isolate under load (figures in docs/benchmark.md).
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 

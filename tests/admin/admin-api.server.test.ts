@@ -10,7 +10,7 @@ import type { SignedInUser } from "../helpers/session.ts";
 import { call, insertKey } from "../keys/helpers.ts";
 import { asUser, signedInWith, within } from "./helpers.ts";
 
-/** The revocation bound the README states: the verification cache's lifetime (default 5 s). */
+/** The revocation bound docs/security.md states: the verification cache's lifetime (default 5 s). */
 const CACHE_BOUND_MS = 5000;
 
 let t: TestDatabase;

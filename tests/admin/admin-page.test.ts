@@ -20,7 +20,7 @@ if (!hasChromium && !required) {
   console.log(`skipping admin page browser test: Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
 }
 
-/** The revocation bound the README states: the verification cache's lifetime. */
+/** The revocation bound docs/security.md states: the verification cache's lifetime. */
 const CACHE_BOUND_MS = 5000;
 
 describe.skipIf(!hasChromium && !required)("admin page in a real browser", () => {

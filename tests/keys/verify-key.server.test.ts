@@ -6,7 +6,7 @@ import { type RunningServer, startServer } from "../helpers/server.ts";
 import { createSignedInUser } from "../helpers/session.ts";
 import { call, insertKey } from "./helpers.ts";
 
-/** The revocation bound the README states: the verification cache's lifetime. */
+/** The revocation bound docs/security.md states: the verification cache's lifetime. */
 const CACHE_BOUND_MS = 5000;
 
 let t: TestDatabase;

@@ -1,5 +1,5 @@
 /**
- * `api-keys`: a signed-in user's keys (README, "API reference").
+ * `api-keys`: a signed-in user's keys (docs/api.md).
  *
  *   POST   /api-keys              {name?, scopes?, expires_in_days?} -> 201 with the key, once
  *   GET    /api-keys              -> 200 {keys: [...]}, never a key or a hash

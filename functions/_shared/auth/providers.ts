@@ -1,5 +1,5 @@
 /**
- * The sign-in providers the configuration enables (README, "Configuration"), in
+ * The sign-in providers the configuration enables (docs/configuration.md), in
  * a fixed order: the generic OpenID provider, Google, GitHub.
  */
 import type { Config } from "../config.ts";

@@ -12,7 +12,7 @@
  * display name and picture. The email counts as confirmed only through a
  * top-level `email_verified: true` claim, which Supabase Auth never puts in a
  * token by itself: only a Custom Access Token Hook that reads
- * `auth.users.email_confirmed_at` adds it (see the README). Without it, the
+ * `auth.users.email_confirmed_at` adds it (docs/deploy.md). Without it, the
  * caller asks Supabase Auth (supabase-auth-user.ts).
  *
  * A project still signing with the legacy shared JWT secret has no

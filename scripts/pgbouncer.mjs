@@ -18,7 +18,10 @@ import pg from "pg";
 
 export const PGBOUNCER_INSTALL_HINT = "apt-get install pgbouncer";
 
-/** The PgBouncer binary (PGBOUNCER_BIN, Debian's path, or PATH), or null when it is not installed. */
+/**
+ * The PgBouncer binary (PGBOUNCER_BIN, Debian's path, or PATH), or null when it is not installed.
+ * @returns {string | null}
+ */
 export function pgbouncerBinary() {
   for (const candidate of [process.env.PGBOUNCER_BIN, "/usr/sbin/pgbouncer"]) {
     if (candidate && existsSync(candidate)) return candidate;
@@ -70,12 +73,23 @@ async function waitUntilServing(url, child, log) {
 }
 
 /**
+ * A PgBouncer this module started.
+ * @typedef {object} RunningPgBouncer
+ * @property {number} port its loopback port
+ * @property {number | undefined} pid
+ * @property {(databaseUrl: string) => string} urlFor `databaseUrl` with its host and port swapped for the pooler's
+ * @property {() => string} log everything it logged (for diagnosing a failure)
+ * @property {() => Promise<void>} stop stops it and removes its files
+ */
+
+/**
  * Starts PgBouncer in front of `target` (a Postgres URL: its host, port and
  * user are used). `poolSize` is the server connections per database and user
  * (default 4), `maxClientConn` the client connections in all (200, like a
  * Micro project's pooler), `queryWaitTimeout` the seconds a client waits for a
  * server connection before PgBouncer refuses it (10).
  * @param {{ target: string, poolSize?: number, maxClientConn?: number, queryWaitTimeout?: number }} options
+ * @returns {Promise<RunningPgBouncer>}
  */
 export async function startPgBouncer({ target, poolSize = 4, maxClientConn = 200, queryWaitTimeout = 10 }) {
   const binary = pgbouncerBinary();

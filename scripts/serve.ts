@@ -127,6 +127,25 @@ function route(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Respons
   return serveStatic(pathname);
 }
 
+// The dashboard on a second origin (another site to a browser), when DASHBOARD_PORT is set. Bound before
+// the functions, so that a port in use stops the server before it says it is listening.
+const dashboardPort = Deno.env.get("DASHBOARD_PORT");
+if (dashboardPort) {
+  const { serveDashboardOrigin } = await import("./dashboard-origin.ts");
+  const functionsUrl = `${(Deno.env.get("PUBLIC_URL") ?? `http://${hostname}:${port}`).replace(/\/+$/, "")}/functions/v1`;
+  try {
+    serveDashboardOrigin({ hostname, port: Number(dashboardPort), functionsUrl, serveStatic });
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `DASHBOARD_PORT ${dashboardPort} on ${hostname} is already in use. Stop what uses it, or choose another.`,
+      );
+      Deno.exit(1);
+    }
+    throw err;
+  }
+}
+
 const internalError = () => errorJson(500, "internal_error", "Something went wrong on our side.");
 
 try {
@@ -156,22 +175,4 @@ try {
     Deno.exit(1);
   }
   throw err;
-}
-
-// The dashboard on a second origin (another site to a browser), when DASHBOARD_PORT is set.
-const dashboardPort = Deno.env.get("DASHBOARD_PORT");
-if (dashboardPort) {
-  const { serveDashboardOrigin } = await import("./dashboard-origin.ts");
-  const functionsUrl = `${(Deno.env.get("PUBLIC_URL") ?? `http://${hostname}:${port}`).replace(/\/+$/, "")}/functions/v1`;
-  try {
-    serveDashboardOrigin({ hostname, port: Number(dashboardPort), functionsUrl, serveStatic });
-  } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) {
-      console.error(
-        `DASHBOARD_PORT ${dashboardPort} on ${hostname} is already in use. Stop what uses it, or choose another.`,
-      );
-      Deno.exit(1);
-    }
-    throw err;
-  }
 }

@@ -40,7 +40,7 @@ const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "
 // DASHBOARD_PORT: the dashboard also on http://localhost:<port>, another site than the functions.
 const dashboardPort = env.DASHBOARD_PORT ? Number(env.DASHBOARD_PORT) : undefined;
 const dashboardOrigin = dashboardPort === undefined ? undefined : `http://localhost:${dashboardPort}`;
-// DEV_OIDC_PORT: the development OpenID provider's port (unset: a free one).
+// DEV_OIDC_PORT: the development OpenID provider's port (unset or 0: a free one).
 const devOidcPort = env.DEV_OIDC_PORT ? Number(env.DEV_OIDC_PORT) : 0;
 /** What to stop on the way out, last started first. @type {(() => unknown)[]} */
 const cleanups = [];
@@ -185,7 +185,7 @@ async function main() {
   if (dashboardPort !== undefined && (!isPort(dashboardPort) || dashboardPort === port)) {
     return fail(`DASHBOARD_PORT must be a port number other than PORT, not ${env.DASHBOARD_PORT}.`);
   }
-  if (env.DEV_OIDC_PORT && (!isPort(devOidcPort) || devOidcPort === port || devOidcPort === dashboardPort)) {
+  if (devOidcPort !== 0 && (!isPort(devOidcPort) || devOidcPort === port || devOidcPort === dashboardPort)) {
     return fail(`DEV_OIDC_PORT must be a port number other than PORT and DASHBOARD_PORT, not ${env.DEV_OIDC_PORT}.`);
   }
   /** @type {string[]} */

@@ -5,7 +5,9 @@
  * is; its default export's `fetch` handles the requests under its name.
  */
 import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
+import { loadConfig } from "../functions/_shared/config.ts";
 import { isLoopbackHost } from "../functions/_shared/loopback.js";
+import { startupNotes } from "../functions/_shared/startup-notes.ts";
 
 const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin"];
 const root = new URL("../", import.meta.url);
@@ -31,6 +33,12 @@ const PAGE_HEADERS = {
 
 type Fetch = (req: Request) => Response | Promise<Response>;
 
+/** A configuration error stops the server with its message alone. */
+function configurationError(what: string, err: unknown): never {
+  console.error(`keygate: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  Deno.exit(1);
+}
+
 async function loadFunctions(): Promise<Map<string, Fetch>> {
   const handlers = new Map<string, Fetch>();
   for (const name of FUNCTIONS) {
@@ -44,9 +52,8 @@ async function loadFunctions(): Promise<Map<string, Fetch>> {
       const mod = await import(entry.href);
       handlers.set(name, mod.default.fetch);
     } catch (err) {
-      // A configuration error (such as a malformed ALLOWED_REDIRECT_ORIGINS) stops the server with its message alone.
-      console.error(`keygate: the ${name} function cannot start: ${err instanceof Error ? err.message : String(err)}`);
-      Deno.exit(1);
+      // Such as a malformed ALLOWED_REDIRECT_ORIGINS or TRUSTED_PROXIES.
+      configurationError(`the ${name} function cannot start`, err);
     }
   }
   return handlers;
@@ -73,6 +80,12 @@ async function serveStatic(pathname: string): Promise<Response> {
 }
 
 const handlers = await loadFunctions();
+try {
+  // The functions loaded this configuration already; this copy is for what the server says about it.
+  for (const note of startupNotes(loadConfig(Deno.env.toObject()))) console.log(note);
+} catch (err) {
+  configurationError("the configuration is not valid", err);
+}
 const hostname = Deno.env.get("HOST")?.trim() || "127.0.0.1";
 const port = Number(Deno.env.get("PORT") ?? "54321");
 
@@ -100,16 +113,37 @@ function route(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Respons
   if (match) {
     const handler = handlers.get(match[1]);
     if (!handler) return errorJson(404, "not_found", `No function named ${match[1]}.`);
-    // The client's address, vouched for as the platform's gateway would (per-client limits).
-    enterLocalRequest(info);
+    // Who the client is, vouched for by the TCP peer (client-address.ts), for the limits and the audit log.
+    enterLocalRequest(req, info);
+    let answer: Response | Promise<Response> | undefined;
     try {
-      return handler(req);
+      answer = handler(req);
+      return answer;
     } finally {
-      leaveLocalRequest();
+      leaveLocalRequest(answer instanceof Promise ? req : null);
     }
   }
   if (req.method !== "GET" && req.method !== "HEAD") return errorJson(405, "method_not_allowed", "Only GET here.");
   return serveStatic(pathname);
+}
+
+// The dashboard on a second origin (another site to a browser), when DASHBOARD_PORT is set. Bound before
+// the functions, so that a port in use stops the server before it says it is listening.
+const dashboardPort = Deno.env.get("DASHBOARD_PORT");
+if (dashboardPort) {
+  const { serveDashboardOrigin } = await import("./dashboard-origin.ts");
+  const functionsUrl = `${(Deno.env.get("PUBLIC_URL") ?? `http://${hostname}:${port}`).replace(/\/+$/, "")}/functions/v1`;
+  try {
+    serveDashboardOrigin({ hostname, port: Number(dashboardPort), functionsUrl, serveStatic });
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `DASHBOARD_PORT ${dashboardPort} on ${hostname} is already in use. Stop what uses it, or choose another.`,
+      );
+      Deno.exit(1);
+    }
+    throw err;
+  }
 }
 
 const internalError = () => errorJson(500, "internal_error", "Something went wrong on our side.");
@@ -141,12 +175,4 @@ try {
     Deno.exit(1);
   }
   throw err;
-}
-
-// The dashboard on a second origin (another site to a browser), when DASHBOARD_PORT is set.
-const dashboardPort = Deno.env.get("DASHBOARD_PORT");
-if (dashboardPort) {
-  const { serveDashboardOrigin } = await import("./dashboard-origin.ts");
-  const functionsUrl = `${(Deno.env.get("PUBLIC_URL") ?? `http://${hostname}:${port}`).replace(/\/+$/, "")}/functions/v1`;
-  serveDashboardOrigin({ hostname, port: Number(dashboardPort), functionsUrl, serveStatic });
 }

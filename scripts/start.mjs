@@ -10,10 +10,15 @@
 // function under Deno at /functions/v1/<name> with the dashboard at /.
 //
 // Flags: --reset wipes the embedded database first (asks unless --yes).
+//
+// Every port is bound once, by what serves it: a port in use fails that bind
+// with a message naming its setting, rather than a check that another
+// process could race. SIGINT, SIGTERM and SIGHUP stop everything started, in
+// reverse order; so does the end of the process that started this one (npm
+// forwards SIGTERM to its shell, which does not pass it on).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
@@ -35,8 +40,12 @@ const publicUrl = (env.PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, "
 // DASHBOARD_PORT: the dashboard also on http://localhost:<port>, another site than the functions.
 const dashboardPort = env.DASHBOARD_PORT ? Number(env.DASHBOARD_PORT) : undefined;
 const dashboardOrigin = dashboardPort === undefined ? undefined : `http://localhost:${dashboardPort}`;
+// DEV_OIDC_PORT: the development OpenID provider's port (unset or 0: a free one).
+const devOidcPort = env.DEV_OIDC_PORT ? Number(env.DEV_OIDC_PORT) : 0;
 /** What to stop on the way out, last started first. @type {(() => unknown)[]} */
 const cleanups = [];
+/** Set once stopping has begun: nothing new is started after it. @type {Promise<void> | undefined} */
+let stopping;
 
 /** @param {string} message */
 function fail(message) {
@@ -45,27 +54,63 @@ function fail(message) {
   return shutdown();
 }
 
-async function shutdown() {
-  for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
-    try {
-      await cleanup();
-    } catch {
-      // keep stopping the rest
+function shutdown() {
+  stopping ??= (async () => {
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+      try {
+        await cleanup();
+      } catch {
+        // keep stopping the rest
+      }
     }
+    process.exit();
+  })();
+  return stopping;
+}
+
+/** @param {unknown} value @returns {value is number} */
+function isPort(value) {
+  return Number.isInteger(value) && Number(value) >= 1 && Number(value) <= 65535;
+}
+
+/** @param {number} pid */
+function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return /** @type {NodeJS.ErrnoException} */ (err).code === "EPERM";
   }
-  process.exit();
 }
 
 /**
- * @param {number} p
- * @returns {Promise<boolean>}
+ * Claims the embedded database for this process (KEYGATE_DATA_DIR/pglite.lock):
+ * two processes on one PGlite folder would corrupt it. A lock whose process
+ * is gone is taken over. Returns false (after failing) when another holds it.
  */
-async function portIsFree(p) {
-  return await new Promise((resolve) => {
-    const probe = createServer();
-    probe.once("error", () => resolve(false));
-    probe.listen(p, bindHost, () => probe.close(() => resolve(true)));
-  });
+async function lockEmbedded() {
+  await mkdir(dataDir, { recursive: true });
+  const file = path.join(dataDir, "pglite.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: "wx" });
+      cleanups.push(() => rm(file, { force: true }));
+      return true;
+    } catch (err) {
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EEXIST") throw err;
+      const holder = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+        await fail(
+          `another npm start (process ${holder}) is using the embedded database in ${path.relative(root, dataDir) || dataDir}. ` +
+            `Stop it first, or set KEYGATE_DATA_DIR to another folder. If no such process is running, delete ${file}.`,
+        );
+        return false;
+      }
+      await rm(file, { force: true });
+    }
+  }
+  await fail(`cannot lock the embedded database (${file}).`);
+  return false;
 }
 
 /** @param {string} question */
@@ -136,22 +181,13 @@ async function main() {
       `HOST=${bindHost} is not a loopback address, and ${why}. Bind 127.0.0.1 (unset HOST), or run in production (KEYGATE_ENV=production, SESSION_SECRET and a real provider) behind your proxy.`,
     );
   }
-  if (args.has("--reset")) await resetEmbedded();
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a port number, not ${env.PORT}.`);
-  if (!(await portIsFree(port))) {
-    return fail(`port ${port} on ${bindHost} is already in use. Stop what uses it, or run with PORT=<another port>.`);
+  if (dashboardPort !== undefined && (!isPort(dashboardPort) || dashboardPort === port)) {
+    return fail(`DASHBOARD_PORT must be a port number other than PORT, not ${env.DASHBOARD_PORT}.`);
   }
-  if (dashboardPort !== undefined) {
-    if (!Number.isInteger(dashboardPort) || dashboardPort < 1 || dashboardPort > 65535 || dashboardPort === port) {
-      return fail(`DASHBOARD_PORT must be a port number other than PORT, not ${env.DASHBOARD_PORT}.`);
-    }
-    if (!(await portIsFree(dashboardPort))) {
-      return fail(
-        `DASHBOARD_PORT ${dashboardPort} on ${host} is already in use. Stop what uses it, or choose another.`,
-      );
-    }
+  if (devOidcPort !== 0 && (!isPort(devOidcPort) || devOidcPort === port || devOidcPort === dashboardPort)) {
+    return fail(`DEV_OIDC_PORT must be a port number other than PORT and DASHBOARD_PORT, not ${env.DEV_OIDC_PORT}.`);
   }
-
   /** @type {string[]} */
   const providers = [];
   if (env.OAUTH_GITHUB_CLIENT_ID) providers.push("GitHub");
@@ -164,6 +200,10 @@ async function main() {
   }
 
   const external = env.DATABASE_URL || env.SUPABASE_DB_URL;
+  if ((!external || args.has("--reset")) && !(await lockEmbedded())) return;
+  if (args.has("--reset")) await resetEmbedded();
+
+  if (stopping) return;
   const databaseUrl = external || (await startEmbedded());
   console.log(`Migrating the database (${describeDatabase(databaseUrl, !external)})...`);
   try {
@@ -173,6 +213,7 @@ async function main() {
       `migration failed; nothing half-applied was kept.\n${err instanceof Error ? err.message : String(err)}`,
     );
   }
+  if (stopping) return;
 
   /** @type {NodeJS.ProcessEnv} */
   const serverEnv = {
@@ -200,9 +241,18 @@ async function main() {
   let devProvider;
   if (providers.length === 0) {
     const { startDevProvider } = await import("./dev-oidc.mjs");
-    const provider = await startDevProvider({ host, port: 0, publicUrl });
-    devProvider = provider;
+    let provider;
+    try {
+      provider = await startDevProvider({ host, port: devOidcPort, publicUrl });
+    } catch (err) {
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EADDRINUSE") throw err;
+      return fail(
+        `DEV_OIDC_PORT ${devOidcPort} on ${host} is already in use. Stop what uses it, or choose another (unset, a free port is picked).`,
+      );
+    }
     cleanups.push(() => provider.stop());
+    if (stopping) return;
+    devProvider = provider;
     Object.assign(serverEnv, {
       OIDC_ISSUER: provider.issuer,
       OIDC_CLIENT_ID: provider.clientId,
@@ -214,6 +264,7 @@ async function main() {
     providers.push(`development OpenID provider at ${provider.issuer}`);
   }
 
+  if (stopping) return;
   const deno = spawn(path.join(root, "node_modules", ".bin", "deno"), denoRunArgs("scripts/serve.ts"), {
     cwd: root,
     env: serverEnv,
@@ -232,10 +283,11 @@ async function main() {
   });
 
   let announced = false;
-  deno.stdout.on("data", (chunk) => {
-    const text = String(chunk);
-    const listening = /Keygate listening on (\S+)/.exec(text);
-    if (!announced && listening) {
+  let partial = "";
+  /** @param {string} line */
+  const onLine = (line) => {
+    const listening = announced ? null : /Keygate listening on (\S+)/.exec(line);
+    if (listening) {
       announced = true;
       const lines = [
         "",
@@ -259,11 +311,20 @@ async function main() {
       }
       console.log(`${lines.join("\n")}\n`);
     } else {
-      process.stdout.write(text);
+      process.stdout.write(`${line}\n`);
     }
+  };
+  deno.stdout.on("data", (chunk) => {
+    const lines = (partial + String(chunk)).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
   });
 }
 
-process.on("SIGINT", () => shutdown());
-process.on("SIGTERM", () => shutdown());
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) process.on(signal, () => shutdown());
+// Whoever started this process has gone (npm signalled its shell, which died without passing the signal on): stop too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) shutdown();
+}, 500).unref();
 main().catch((err) => fail(err?.stack ?? String(err)));

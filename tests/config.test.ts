@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, loadConfig } from "../functions/_shared/config.ts";
+import {
+  isLoopbackHost,
+  loadClientAddressSettings,
+  loadConfig,
+  loadKeySettings,
+  SUPABASE_EMAIL_UNPROVABLE,
+} from "../functions/_shared/config.ts";
 
 describe("loadConfig", () => {
   it("defaults to the Supabase local port, its origin and the kg prefix", () => {
@@ -97,6 +103,70 @@ describe("loadConfig", () => {
     for (const url of ["file:///srv/keygate", "keygate.example.com", "mailto:a@example.com"]) {
       expect(() => loadConfig({ PUBLIC_URL: url }), url).toThrow(/PUBLIC_URL/);
     }
+  });
+});
+
+describe("loadKeySettings: the failure limit", () => {
+  it("defaults to 60 failures a minute, takes 0 to turn the limit off, and refuses nonsense", () => {
+    expect(loadKeySettings({}).failuresPerMinute).toBe(60);
+    expect(loadKeySettings({ API_KEY_FAILURES_PER_MINUTE: "0" }).failuresPerMinute).toBe(0);
+    expect(() => loadKeySettings({ API_KEY_FAILURES_PER_MINUTE: "-1" })).toThrow(/API_KEY_FAILURES_PER_MINUTE/);
+  });
+});
+
+describe("loadClientAddressSettings", () => {
+  it("defaults to cf-connecting-ip, no trusted proxy and IPv6 by /64", () => {
+    const settings = loadClientAddressSettings({});
+    expect(settings.header).toBe("cf-connecting-ip");
+    expect(settings.trustedProxies.isEmpty).toBe(true);
+    expect(settings.ipv6Prefix).toBe(64);
+    expect(loadConfig({}).clientAddress.header).toBe("cf-connecting-ip");
+  });
+
+  it("reads x-forwarded-for by default once TRUSTED_PROXIES is set, and CLIENT_IP_HEADER wins over both", () => {
+    const proxied = loadClientAddressSettings({ TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8" });
+    expect(proxied.header).toBe("x-forwarded-for");
+    expect(String(proxied.trustedProxies)).toBe("127.0.0.1, 10.0.0.0/8");
+    expect(loadClientAddressSettings({ TRUSTED_PROXIES: "127.0.0.1", CLIENT_IP_HEADER: "Forwarded" }).header).toBe(
+      "forwarded",
+    );
+    expect(loadClientAddressSettings({ CLIENT_IP_HEADER: "X-Real-IP" }).header).toBe("x-real-ip");
+    expect(loadClientAddressSettings({ CLIENT_IP_HEADER: "none", TRUSTED_PROXIES: "::1" }).header).toBeNull();
+  });
+
+  it("stops start-up on a bad TRUSTED_PROXIES entry, header name or IPv6 prefix", () => {
+    expect(() => loadConfig({ TRUSTED_PROXIES: "127.0.0.1, proxy.internal" })).toThrow(
+      /^TRUSTED_PROXIES: "proxy\.internal" is not an IP address or CIDR range/,
+    );
+    expect(() => loadClientAddressSettings({ CLIENT_IP_HEADER: "x real ip" })).toThrow(/CLIENT_IP_HEADER/);
+    expect(loadClientAddressSettings({ CLIENT_IPV6_PREFIX: "48" }).ipv6Prefix).toBe(48);
+    for (const bad of ["31", "129", "64.5", "x"]) {
+      expect(() => loadClientAddressSettings({ CLIENT_IPV6_PREFIX: bad }), bad).toThrow(
+        /CLIENT_IPV6_PREFIX.*32 to 128/,
+      );
+    }
+  });
+});
+
+describe("loadConfig: Supabase users whose email nothing can confirm", () => {
+  const supabase = { SUPABASE_URL: "https://abcdefghijklmnopqrst.supabase.co", SUPABASE_JWKS: '{"keys": []}' };
+
+  it("refuses to start in production with Supabase tokens accepted but no publishable key and no hook", () => {
+    expect(() => loadConfig(supabase)).toThrow(SUPABASE_EMAIL_UNPROVABLE);
+    expect(() => loadConfig({ SUPABASE_URL: supabase.SUPABASE_URL })).toThrow(/SUPABASE_PUBLISHABLE_KEY/);
+    expect(SUPABASE_EMAIL_UNPROVABLE).toMatch(/SUPABASE_EMAIL_VERIFIED_CLAIM=true/);
+  });
+
+  it("starts with a publishable key, with a hook's claim acknowledged, or in development", () => {
+    expect(loadConfig({ ...supabase, SUPABASE_ANON_KEY: "anon" }).supabaseApiKey).toBe("anon");
+    expect(loadConfig({ ...supabase, SUPABASE_PUBLISHABLE_KEY: "sb_publishable_x" }).supabaseApiKey).toBeDefined();
+    expect(loadConfig({ ...supabase, SUPABASE_EMAIL_VERIFIED_CLAIM: "true" }).supabaseEmailVerifiedClaim).toBe(true);
+    expect(loadConfig({ ...supabase, KEYGATE_ENV: "development" }).production).toBe(false);
+    // Without Supabase tokens there is nothing to confirm.
+    expect(loadConfig({}).supabaseEmailVerifiedClaim).toBe(false);
+    expect(() => loadConfig({ ...supabase, SUPABASE_EMAIL_VERIFIED_CLAIM: "yes" })).toThrow(
+      /SUPABASE_EMAIL_VERIFIED_CLAIM must be true or false/,
+    );
   });
 });
 

@@ -3,7 +3,7 @@
  * reads only its argument, no I/O: the entry files hand it `Deno.env.toObject()`,
  * tests hand it a record.
  */
-import { DEFAULT_CLIENT_IP_HEADER } from "./client-address.ts";
+import { IpRanges } from "./ip/ip-ranges.ts";
 import { DEFAULT_FAILURES_PER_MINUTE } from "./keys/failure-limiter.ts";
 import { DEFAULT_CACHE_TTL_MS, MAX_CACHE_TTL_MS } from "./keys/verify-cache.ts";
 import { isLoopbackHost } from "./loopback.js";
@@ -57,7 +57,11 @@ export interface Config {
   supabaseJwksUrl: string | undefined;
   /** The key Supabase's gateway wants in `apikey` (a publishable key, else the legacy anon key). */
   supabaseApiKey: string | undefined;
+  /** SUPABASE_EMAIL_VERIFIED_CLAIM: a Custom Access Token Hook puts `email_verified` in the project's tokens. */
+  supabaseEmailVerifiedClaim: boolean;
   allowBrowserKeys: boolean;
+  /** Who the client of a request is (client-address.ts): the failure limits' buckets and the audit log. */
+  clientAddress: ClientAddressSettings;
   keys: KeySettings;
   jobs: JobSettings;
   roles: RoleSettings;
@@ -180,10 +184,34 @@ export function httpOrigin(value: string, name: string): string {
   return url.origin;
 }
 
-function dbPreparedStatements(value: string | undefined): boolean {
+function trueOrFalse(value: string | undefined, name: string): boolean {
   if (value === undefined || value === "false") return false;
   if (value === "true") return true;
-  throw new Error("DB_PREPARED_STATEMENTS must be true or false");
+  throw new Error(`${name} must be true or false`);
+}
+
+export const SUPABASE_EMAIL_UNPROVABLE =
+  "Supabase access tokens are accepted (SUPABASE_URL with SUPABASE_JWKS or a JWKS URL), but no publishable key is set " +
+  "(SUPABASE_PUBLISHABLE_KEYS, SUPABASE_PUBLISHABLE_KEY or SUPABASE_ANON_KEY): Keygate cannot ask Supabase Auth " +
+  "whether a new user's email is confirmed, so every new Supabase user is refused (403 email_unverified). Set one of " +
+  "those keys, or, if a Custom Access Token Hook adds email_verified to the project's access tokens, set " +
+  "SUPABASE_EMAIL_VERIFIED_CLAIM=true.";
+
+/**
+ * Supabase bearer tokens are accepted, yet nothing could ever show a new
+ * user's email confirmed: no `apikey` to ask Supabase Auth with, and no hook
+ * said to put `email_verified` in the tokens. Users Keygate already knows
+ * still sign in; new ones never can. Production refuses to start so
+ * (loadConfig); development says so at start-up (startup-notes.ts).
+ */
+export function supabaseEmailUnprovable(
+  config: Pick<Config, "supabaseJwks" | "supabaseJwksUrl" | "supabaseApiKey" | "supabaseEmailVerifiedClaim">,
+): boolean {
+  return (
+    Boolean(config.supabaseJwks || config.supabaseJwksUrl) &&
+    !config.supabaseApiKey &&
+    !config.supabaseEmailVerifiedClaim
+  );
 }
 
 export function loadConfig(env: Env): Config {
@@ -221,12 +249,12 @@ export function loadConfig(env: Env): Config {
   const poolMax = Number(present(env.DB_POOL_MAX) ?? String(DEFAULT_DB_POOL_MAX));
   if (!Number.isInteger(poolMax) || poolMax < 1) throw new Error("DB_POOL_MAX must be a positive integer");
 
-  return {
+  const config: Config = {
     port,
     publicUrl,
     databaseUrl: present(env.DATABASE_URL) ?? present(env.SUPABASE_DB_URL),
     dbPoolMax: poolMax,
-    dbPreparedStatements: dbPreparedStatements(present(env.DB_PREPARED_STATEMENTS)),
+    dbPreparedStatements: trueOrFalse(present(env.DB_PREPARED_STATEMENTS), "DB_PREPARED_STATEMENTS"),
     production: present(env.KEYGATE_ENV) !== "development",
     sessionSecret: present(env.SESSION_SECRET),
     github: pair(env.OAUTH_GITHUB_CLIENT_ID, env.OAUTH_GITHUB_CLIENT_SECRET, "OAUTH_GITHUB_CLIENT_ID/SECRET"),
@@ -241,11 +269,18 @@ export function loadConfig(env: Env): Config {
     supabaseJwks: jwks,
     supabaseJwksUrl: jwksUrl,
     supabaseApiKey: supabaseApiKey(env),
+    supabaseEmailVerifiedClaim: trueOrFalse(
+      present(env.SUPABASE_EMAIL_VERIFIED_CLAIM),
+      "SUPABASE_EMAIL_VERIFIED_CLAIM",
+    ),
     allowBrowserKeys: present(env.ALLOW_BROWSER_KEYS)?.toLowerCase() === "true",
+    clientAddress: loadClientAddressSettings(env),
     keys: loadKeySettings(env),
     jobs: loadJobSettings(env),
     roles: loadRoleSettings(env),
   };
+  if (config.production && supabaseEmailUnprovable(config)) throw new Error(SUPABASE_EMAIL_UNPROVABLE);
+  return config;
 }
 
 // Settings by domain. Every variable, its default and its meaning is in the
@@ -253,13 +288,11 @@ export function loadConfig(env: Env): Config {
 
 export const DEFAULT_CREATE_PER_MINUTE = 10;
 
-/** API keys: API_KEY_CREATE_PER_MINUTE, API_KEY_CACHE_TTL_MS, API_KEY_FAILURES_PER_MINUTE, CLIENT_IP_HEADER. */
+/** API keys: API_KEY_CREATE_PER_MINUTE, API_KEY_CACHE_TTL_MS, API_KEY_FAILURES_PER_MINUTE. */
 export interface KeySettings {
   createPerMinute: number;
   cacheTtlMs: number;
   failuresPerMinute: number;
-  /** Null: no header vouches for the client's address. */
-  clientIpHeader: string | null;
 }
 
 function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -272,20 +305,52 @@ function wholeNumber(env: Env, name: string, fallback: number, min: number, max:
   return value;
 }
 
-function headerName(env: Env): string | null {
-  const raw = env.CLIENT_IP_HEADER?.trim().toLowerCase();
-  if (!raw) return DEFAULT_CLIENT_IP_HEADER;
-  if (raw === "none") return null;
-  if (!/^[a-z0-9-]{1,64}$/.test(raw)) throw new Error("CLIENT_IP_HEADER must be a header name (or none)");
-  return raw;
-}
-
 export function loadKeySettings(env: Env): KeySettings {
   return {
     createPerMinute: wholeNumber(env, "API_KEY_CREATE_PER_MINUTE", DEFAULT_CREATE_PER_MINUTE, 1, 1_000_000),
     cacheTtlMs: wholeNumber(env, "API_KEY_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS, 0, MAX_CACHE_TTL_MS),
     failuresPerMinute: wholeNumber(env, "API_KEY_FAILURES_PER_MINUTE", DEFAULT_FAILURES_PER_MINUTE, 0, 1_000_000),
-    clientIpHeader: headerName(env),
+  };
+}
+
+/**
+ * Who the client is (client-address.ts): TRUSTED_PROXIES, CLIENT_IP_HEADER,
+ * CLIENT_IPV6_PREFIX.
+ */
+export interface ClientAddressSettings {
+  /**
+   * The header that names the client, lower case; null: none. On hosted
+   * Supabase it is set by the platform; on the local server it is read only
+   * from a TCP peer in `trustedProxies`.
+   */
+  header: string | null;
+  /** Proxies whose word about the client is believed (a peer of the local server, or a hop of a list header). */
+  trustedProxies: IpRanges;
+  /** IPv6 clients share one failure bucket per network of this prefix length (client-key.ts). */
+  ipv6Prefix: number;
+}
+
+/** Cloudflare sets it, replacing any value a client sent, in front of Supabase's gateway. */
+export const DEFAULT_CLIENT_IP_HEADER = "cf-connecting-ip";
+/** What nginx, Caddy, HAProxy and most load balancers append to. */
+export const DEFAULT_PROXY_CLIENT_IP_HEADER = "x-forwarded-for";
+/** A /64 is the smallest network an IPv6 host is usually given: one host, one bucket. */
+export const DEFAULT_IPV6_PREFIX = 64;
+
+function clientIpHeader(env: Env, trustedProxies: IpRanges): string | null {
+  const raw = env.CLIENT_IP_HEADER?.trim().toLowerCase();
+  if (!raw) return trustedProxies.isEmpty ? DEFAULT_CLIENT_IP_HEADER : DEFAULT_PROXY_CLIENT_IP_HEADER;
+  if (raw === "none") return null;
+  if (!/^[a-z0-9-]{1,64}$/.test(raw)) throw new Error("CLIENT_IP_HEADER must be a header name (or none)");
+  return raw;
+}
+
+export function loadClientAddressSettings(env: Env): ClientAddressSettings {
+  const trustedProxies = IpRanges.parse(env.TRUSTED_PROXIES ?? "", "TRUSTED_PROXIES");
+  return {
+    header: clientIpHeader(env, trustedProxies),
+    trustedProxies,
+    ipv6Prefix: wholeNumber(env, "CLIENT_IPV6_PREFIX", DEFAULT_IPV6_PREFIX, 32, 128),
   };
 }
 

@@ -80,7 +80,8 @@ describe("sign-in events and the role of a new user", () => {
       "select host(client_address) as address, user_agent from public.audit_events where target_user_id = $1 and action = 'sign_in'",
       [me.id],
     );
-    expect(row).toEqual({ address: "192.0.2.4", user_agent: "kg-browser/1" });
+    // The TCP peer: the local server trusts no proxy here, so the X-Forwarded-For the browser sent means nothing.
+    expect(row).toEqual({ address: "127.0.0.1", user_agent: "kg-browser/1" });
 
     // An admin lowers Dana to viewer; signing in again does not raise her back.
     await database.admin.query("update public.users set role = 'viewer' where id = $1", [me.id]);

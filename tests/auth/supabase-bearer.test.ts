@@ -476,10 +476,12 @@ describe("the key set and issuer from Supabase's own environment", () => {
   });
 
   it("derives the issuer and the JWKS URL from SUPABASE_URL", () => {
-    const config = loadConfig({ SUPABASE_URL: `${SUPABASE_URL}/` });
+    const config = loadConfig({ SUPABASE_URL: `${SUPABASE_URL}/`, SUPABASE_ANON_KEY: "anon" });
     expect(config.supabaseUrl).toBe(SUPABASE_URL);
     expect(config.supabaseJwksUrl).toBe(`${SUPABASE_URL}/auth/v1/.well-known/jwks.json`);
-    expect(loadConfig({ SUPABASE_URL, SUPABASE_JWKS: jwks }).supabaseJwksUrl).toBeUndefined();
+    expect(
+      loadConfig({ SUPABASE_URL, SUPABASE_JWKS: jwks, SUPABASE_ANON_KEY: "anon" }).supabaseJwksUrl,
+    ).toBeUndefined();
   });
 
   it("refuses a key set without SUPABASE_URL, since no issuer could be checked", () => {

@@ -11,6 +11,7 @@
  */
 import http from "node:http";
 import fc from "fast-check";
+import { ADDRESS_HEADERS, addressHeaderValue } from "./addresses.ts";
 import { QUERY_NAMES, ROUTES, STATIC_PATHS } from "./routes.ts";
 
 /** The run's real credentials and identifiers. Everything but the ids is a secret. */
@@ -155,9 +156,22 @@ const headerValue = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 4_000, max: 40_000 }).map((n) => "x".repeat(n)) },
 );
 
-const header: fc.Arbitrary<[string, string[]]> = fc.tuple(
-  fc.oneof(fc.constantFrom(...headerNames), fc.stringMatching(/^x-[a-z0-9-]{1,30}$/)),
-  fc.array(headerValue, { minLength: 1, maxLength: 4 }),
+const header: fc.Arbitrary<[string, string[]]> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.tuple(
+      fc.oneof(fc.constantFrom(...headerNames), fc.stringMatching(/^x-[a-z0-9-]{1,30}$/)),
+      fc.array(headerValue, { minLength: 1, maxLength: 4 }),
+    ),
+  },
+  // The headers that may name the client: forged, malformed, IPv6, IPv4-mapped, many hops, oversized.
+  {
+    weight: 1,
+    arbitrary: fc.tuple(
+      fc.constantFrom(...ADDRESS_HEADERS),
+      fc.array(addressHeaderValue, { minLength: 1, maxLength: 3 }),
+    ),
+  },
 );
 
 const queryPair: fc.Arbitrary<[string, string]> = fc.tuple(

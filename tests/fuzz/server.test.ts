@@ -1,8 +1,9 @@
 /**
  * Fuzzing every route of the real server as an attacker would: random
- * methods, paths, headers (oversized and repeated ones too), query strings
- * and bodies (random JSON, deep nesting, huge numbers, wrong types, invalid
- * UTF-8), each request carrying the run's real credentials or garbage. Every
+ * methods, paths, headers (oversized and repeated ones too, and hostile
+ * client address headers from a trusted proxy), query strings and bodies
+ * (random JSON, deep nesting, huge numbers, wrong types, invalid UTF-8), each
+ * request carrying the run's real credentials or garbage. Every
  * answer must be below 500, free of stack traces and SQL, and free of every
  * secret (the key, the session token, an authorization code); the server log
  * must hold none of them; and the server must answer normally afterwards.
@@ -129,6 +130,8 @@ beforeAll(async () => {
       OIDC_CLIENT_SECRET: oidc.clientSecret,
       SUPABASE_JWKS: jwks,
       SUPABASE_URL: "http://127.0.0.1:9",
+      // The fuzz's own address is a trusted proxy, so the X-Forwarded-For it sends is parsed, not ignored.
+      TRUSTED_PROXIES: "127.0.0.1",
     },
   });
   allSecrets.add(oidc.clientSecret);

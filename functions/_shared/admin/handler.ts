@@ -35,7 +35,7 @@ import { type AdminAction, assertCapabilities, requiredCapabilities } from "./re
 import { decodeUserCursor, encodeUserCursor } from "./user-cursor.ts";
 
 export interface AdminHandlerDeps {
-  config: Pick<Config, "allowedRedirectOrigins">;
+  config: Pick<Config, "allowedRedirectOrigins" | "clientAddress">;
   db: Db;
   /** `createUserResolver(...)` from auth/require-user.ts: throws 401 without a signed-in user. */
   resolveUser: (req: Request) => Promise<Pick<AuthenticatedUser, "id" | "via">>;
@@ -179,7 +179,7 @@ export function createAdminHandler({
     const actor = await resolveUser(req);
     if (actor.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
     const held = await capabilitiesOf(actor.id);
-    const meta = requestMeta(req);
+    const meta = requestMeta(req, config.clientAddress);
     const need = (action: AdminAction) => assertCapabilities(held, requiredCapabilities(action));
 
     switch (target.action) {

@@ -39,7 +39,7 @@ export const DEFAULT_MAX_ACTIVE_KEYS = 25;
 type RequestUser = Pick<AuthenticatedUser, "id" | "via">;
 
 export interface ApiKeysHandlerDeps {
-  config: Pick<Config, "allowedRedirectOrigins" | "apiKeyPrefix">;
+  config: Pick<Config, "allowedRedirectOrigins" | "apiKeyPrefix" | "clientAddress">;
   db: Db;
   /** `createUserResolver(...)` from auth/require-user.ts: throws 401 without a signed-in user. */
   resolveUser: (req: Request) => Promise<RequestUser>;
@@ -141,7 +141,7 @@ export function createApiKeysHandler({
   ) {
     await recordAuditEvent(
       db,
-      req,
+      requestMeta(req, config.clientAddress),
       {
         action,
         outcome: "failure",
@@ -169,7 +169,7 @@ export function createApiKeysHandler({
       scopes = ALL_SCOPES.filter((scope) => !above.includes(scope));
     }
     const expiresAt = body.expires_in_days ? new Date(now() + body.expires_in_days * DAY_MS).toISOString() : null;
-    const meta = requestMeta(req);
+    const meta = requestMeta(req, config.clientAddress);
     const [info] = await db.query<ApiKeyInfoRow>(
       `select k.*, keygate.append_audit_event('key.created', 'success', $1, $1, k.id, null, $9, $10,
                      jsonb_build_object('name', k.name, 'scopes', to_jsonb(k.scopes)))
@@ -196,7 +196,7 @@ export function createApiKeysHandler({
     if (above.length > 0) await refuseAboveRole(req, user, "key.rotated", above, id);
     const { key, start, hash } = newKey();
     const grace = body.grace_seconds ?? DEFAULT_GRACE_SECONDS;
-    const meta = requestMeta(req);
+    const meta = requestMeta(req, config.clientAddress);
     const [info] = await db.query<ApiKeyInfoRow>(
       `select k.*, keygate.append_audit_event('key.rotated', 'success', $1, $1, k.id, null, $7, $8,
                      jsonb_build_object('name', k.name, 'replaces', $9::text, 'grace_seconds', $3::integer))
@@ -212,7 +212,7 @@ export function createApiKeysHandler({
   }
 
   async function revoke(req: Request, user: RequestUser, id: string): Promise<Response> {
-    const meta = requestMeta(req);
+    const meta = requestMeta(req, config.clientAddress);
     const [row] = await db.query<{ found: boolean }>(
       `with r as materialized (select keygate.revoke_api_key($1, $2) as found)
        select r.found, case when r.found then keygate.append_audit_event('key.revoked', 'success', $1, $1, $2, null, $3, $4) end

@@ -2,7 +2,8 @@
  * The sign-in function's audit events: a sign-in (which also settles a new
  * user's role, see RoleSettings in config.ts), a refused sign-in with its reason
  * code, and a sign-out. Best effort, like record-event.ts: a failure to
- * record is logged and changes no answer.
+ * record is logged and changes no answer. Each takes the requestMeta of the
+ * request it records.
  */
 
 import { hashSessionToken } from "../auth/sessions.ts";
@@ -10,17 +11,16 @@ import type { RoleSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import { type Logger, logError } from "../http.ts";
 import { recordAuditEvent } from "./record-event.ts";
-import { requestMeta } from "./request-meta.ts";
+import type { RequestMeta } from "./request-meta.ts";
 
 const DEFAULT_ROLES: RoleSettings = { defaultRole: "viewer", adminEmails: [] };
 
 export async function recordSignInEvent(
   db: Db,
-  req: Request,
+  meta: RequestMeta,
   { userId, provider, roles = DEFAULT_ROLES }: { userId: string; provider: string; roles?: RoleSettings },
   log: Logger = logError,
 ): Promise<string | null> {
-  const meta = requestMeta(req);
   try {
     const [row] = await db.query<{ role: string | null }>(
       "select keygate.record_sign_in($1, $2, $3, $4, $5, $6) as role",
@@ -35,17 +35,16 @@ export async function recordSignInEvent(
 
 export async function recordSignInRefusal(
   db: Db,
-  req: Request,
+  meta: RequestMeta,
   provider: string,
   reason: string,
   log: Logger = logError,
 ) {
-  await recordAuditEvent(db, req, { action: "sign_in", outcome: "failure", reason, details: { provider } }, log);
+  await recordAuditEvent(db, meta, { action: "sign_in", outcome: "failure", reason, details: { provider } }, log);
 }
 
 /** Call before the session ends: the event names the session's user. */
-export async function recordSignOut(db: Db, req: Request, token: string, log: Logger = logError): Promise<void> {
-  const meta = requestMeta(req);
+export async function recordSignOut(db: Db, meta: RequestMeta, token: string, log: Logger = logError): Promise<void> {
   try {
     await db.query("select keygate.record_sign_out($1, $2, $3)", [
       hashSessionToken(token),

@@ -9,7 +9,7 @@
  */
 import type { Db } from "../db.ts";
 import { type Logger, logError } from "../http.ts";
-import { requestMeta } from "./request-meta.ts";
+import type { RequestMeta } from "./request-meta.ts";
 
 export interface AuditEvent {
   action: string;
@@ -24,8 +24,13 @@ export interface AuditEvent {
 
 export const APPEND_AUDIT_EVENT = "select keygate.append_audit_event($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-export async function recordAuditEvent(db: Db, req: Request, event: AuditEvent, log: Logger = logError): Promise<void> {
-  const meta = requestMeta(req);
+/** `meta`: requestMeta of the request the event is about. */
+export async function recordAuditEvent(
+  db: Db,
+  meta: RequestMeta,
+  event: AuditEvent,
+  log: Logger = logError,
+): Promise<void> {
   try {
     await db.query(APPEND_AUDIT_EVENT, [
       event.action,

@@ -2,24 +2,24 @@
  * What the audit log keeps of a request besides the actor: the client
  * address and the user agent, never a header that carries a secret.
  *
- * The address is the first entry of `X-Forwarded-For`, which Supabase's
- * gateway sets for every function call; where nothing sits in front of the
- * functions (the local server), a client could write that header itself, so
- * the address is what the request reported, not proof. Anything that is not
- * an IP address is dropped.
+ * The address is the one the failure limits count by, decided by the same
+ * rule (client-address.ts): what a trusted proxy or the platform vouches for,
+ * or the TCP peer of the local server; never a header a client could have
+ * written itself. It is the full address, canonical, not the limits'
+ * IPv6 network. Null when nothing vouches for one.
  */
+import { clientAddress } from "../client-address.ts";
+import type { ClientAddressSettings } from "../config.ts";
+
 export interface RequestMeta {
   clientAddress: string | null;
   userAgent: string | null;
 }
 
-const IP = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]{2,45})$/;
-
-export function requestMeta(req: Request): RequestMeta {
-  const first = (req.headers.get("x-forwarded-for") ?? "").split(",")[0].trim();
+export function requestMeta(req: Request, settings: ClientAddressSettings): RequestMeta {
   const agent = req.headers.get("user-agent");
   return {
-    clientAddress: IP.test(first) ? first : null,
+    clientAddress: clientAddress(req, settings)?.text ?? null,
     userAgent: agent ? agent.slice(0, 256) : null,
   };
 }

@@ -16,6 +16,7 @@
  */
 
 import { recordSignInEvent, recordSignInRefusal } from "../audit/auth-events.ts";
+import { requestMeta } from "../audit/request-meta.ts";
 import type { Config, RoleSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
@@ -67,6 +68,7 @@ function errorRedirect(config: Pick<Config, "publicUrl">, login: LoginState, cod
 
 export function createCallbackHandler(deps: CallbackDeps): (req: Request, providerId: string) => Promise<Response> {
   const { config, db, providers, sealer, cookies, log } = deps;
+  const meta = (req: Request) => requestMeta(req, config.clientAddress);
   const clearLogin = serializeCookie(cookies.login.name, "", {
     path: cookies.login.path,
     maxAge: 0,
@@ -91,11 +93,11 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     if (login.codeChallenge) {
       const grant = { codeChallenge: login.codeChallenge, origin: new URL(login.redirectTo).origin };
       const { code, userId } = await issueSignInCode(db, provider.id, profile, grant);
-      await recordSignInEvent(db, req, { userId, provider: provider.id, roles: deps.roles }, log);
+      await recordSignInEvent(db, meta(req), { userId, provider: provider.id, roles: deps.roles }, log);
       return [withFragment(login.redirectTo, `code=${code}`), []];
     }
     const { token, userId } = await recordSignIn(db, provider.id, profile);
-    await recordSignInEvent(db, req, { userId, provider: provider.id, roles: deps.roles }, log);
+    await recordSignInEvent(db, meta(req), { userId, provider: provider.id, roles: deps.roles }, log);
     const session = serializeCookie(cookies.session.name, token, {
       path: cookies.session.path,
       maxAge: SESSION_MAX_LIFETIME_SECONDS,
@@ -127,7 +129,7 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
       let code = "internal_error";
       if (err instanceof KeygateError) code = err.code;
       else log("sign-in failed", { provider: providerId, name: err instanceof Error ? err.name : typeof err });
-      await recordSignInRefusal(db, req, providerId, code, log);
+      await recordSignInRefusal(db, meta(req), providerId, code, log);
       return redirect(errorRedirect(config, login, code), [clearLogin]);
     }
   };

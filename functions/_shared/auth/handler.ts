@@ -13,6 +13,7 @@
 import * as oauth from "oauth4webapi";
 import { createActivityRoute } from "../audit/activity-handler.ts";
 import { recordSignOut } from "../audit/auth-events.ts";
+import { requestMeta } from "../audit/request-meta.ts";
 import type { Config, RoleSettings } from "../config.ts";
 import { withCors } from "../cors.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
@@ -126,13 +127,13 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     // A bearer is never attached by a browser on its own: no CSRF check for it.
     const bearer = sessionBearer(req);
     if (bearer) {
-      await recordSignOut(db, req, bearer, log);
+      await recordSignOut(db, requestMeta(req, config.clientAddress), bearer, log);
       await sessions.end(bearer);
     }
     const token = readCookies(req).get(cookies.session.name);
     if (token) {
       assertAllowedOrigin(req, config.allowedRedirectOrigins);
-      await recordSignOut(db, req, token, log);
+      await recordSignOut(db, requestMeta(req, config.clientAddress), token, log);
       await sessions.end(token);
     }
     const headers = new Headers(noStore);

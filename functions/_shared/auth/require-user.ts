@@ -11,6 +11,7 @@
  * refreshes name and image from the token).
  */
 import { recordSignInEvent } from "../audit/auth-events.ts";
+import { requestMeta } from "../audit/request-meta.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { UserRow } from "../db-rows.ts";
@@ -96,7 +97,11 @@ export function createUserResolver(deps: {
     if (!found) {
       // The first sight of this Supabase user is their sign-in: it settles a new
       // user's role (DEFAULT_ROLE, ADMIN_EMAILS) and is recorded in the audit log.
-      const role = await recordSignInEvent(db, req, { userId: user.id, provider: "supabase", roles: config.roles });
+      const role = await recordSignInEvent(db, requestMeta(req, config.clientAddress), {
+        userId: user.id,
+        provider: "supabase",
+        roles: config.roles,
+      });
       if (role) user = { ...user, role };
     }
     return {

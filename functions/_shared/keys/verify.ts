@@ -22,15 +22,16 @@
  * no read, and a reactivated owner's keys work again within the bound.
  *
  * Failure limit: each read that finds no live key spends one of the
- * client's `failuresPerMinute` (keyed by the address the platform vouches
- * for, see client-address.ts); a read that finds one, or fails on our side,
+ * client's `failuresPerMinute` (keyed by the address something trusted
+ * vouches for, IPv6 by network: client-key.ts); a read that finds one, or fails on our side,
  * spends nothing. A client out of budget gets 429 for any key
  * that would need a read, its own valid keys included (a hit in the cache of
  * live keys is still served): the read is what the limit protects. Other
  * clients are unaffected.
  */
 import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
-import { clientAddress, DEFAULT_CLIENT_IP_HEADER } from "../client-address.ts";
+import { clientKey } from "../client-key.ts";
+import { type ClientAddressSettings, loadClientAddressSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { VerifyRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
@@ -77,8 +78,8 @@ export interface KeyVerifierDeps {
   cacheMaxEntries?: number;
   /** Reads finding no live key, per client per minute; 0 = no limit. */
   failuresPerMinute?: number;
-  /** The header vouching for the client's address (null: none). */
-  clientIpHeader?: string | null;
+  /** Who the client is, for the failure limit (config.clientAddress); the defaults without it. */
+  clientAddress?: ClientAddressSettings;
   /** Defaults to the runtime's `EdgeRuntime.waitUntil`, where there is one. */
   waitUntil?: WaitUntil;
   log?: Logger;
@@ -106,7 +107,7 @@ export function createKeyVerifier({
   cacheTtlMs = DEFAULT_CACHE_TTL_MS,
   cacheMaxEntries = 10_000,
   failuresPerMinute = DEFAULT_FAILURES_PER_MINUTE,
-  clientIpHeader = DEFAULT_CLIENT_IP_HEADER,
+  clientAddress = loadClientAddressSettings({}),
   waitUntil,
   log = logError,
 }: KeyVerifierDeps): KeyVerifier {
@@ -172,7 +173,7 @@ export function createKeyVerifier({
       if (notLive.get(cacheKey)) return null;
       let read = inFlight.get(cacheKey);
       if (!read) {
-        const client = from ? clientAddress(from, clientIpHeader) : null;
+        const client = from ? clientKey(from, clientAddress) : null;
         const decision = failures.check(client, now());
         if (!decision.allowed) throw tooManyFailures(decision.retryAfterSeconds);
         read = load(hash, cacheKey, client).finally(() => inFlight.delete(cacheKey));

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flushToDatabase } from "../../functions/_shared/counters/flush-to-database.ts";
+import { SharedCounters } from "../../functions/_shared/counters/shared-counters.ts";
 import type { Db } from "../../functions/_shared/db.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
@@ -197,6 +199,9 @@ function slowReplies(db: Db, advance: (ms: number) => void, delayMs: number): Db
   };
 }
 
+/** The start of the next minute: a fake clock there keeps a test inside one window of the failure limit. */
+const nextMinute = () => Math.floor(Date.now() / 60_000) * 60_000 + 60_000;
+
 const from = (address: string) =>
   new Request("http://127.0.0.1/verify-key", { headers: { "cf-connecting-ip": address } });
 
@@ -286,16 +291,91 @@ describe("the per-client limit on failed verifications", () => {
     throw new Error("not refused");
   }
 
-  it("refuses a client past its limit with 429 and Retry-After, before any read", async () => {
-    const c = fakeClock();
+  it("refuses a client past its limit with 429 and Retry-After until the minute ends, before any read", async () => {
+    const c = fakeClock(nextMinute() + 30_000);
     const db = countingDb(t.db);
-    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, failuresPerMinute: 2 });
-    for (let i = 0; i < 2; i++) expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+    const counters = new SharedCounters({ flush: flushToDatabase(t.db), now: c.now });
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, failuresPerMinute: 2, counters });
+    for (let i = 0; i < 2; i++) {
+      expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+      await counters.flush();
+    }
     const err = refusal(() => verifier.verify(generateApiKey("kg"), from("198.51.100.1")));
     expect([err.status, err.code, err.headers["retry-after"]]).toEqual([429, "rate_limited", "30"]);
-    expect(db.calls).toHaveLength(2);
+    expect(db.calls).toEqual([VERIFY_SQL, VERIFY_SQL]);
     c.advance(30_000);
     expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+  });
+
+  it("admits at most its share of a client's failures between two flushes, then asks it to come back", async () => {
+    const c = fakeClock(nextMinute());
+    const counters = new SharedCounters({ flush: flushToDatabase(t.db), now: c.now });
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", now: c.now, failuresPerMinute: 20, counters });
+    for (let i = 0; i < 2; i++) expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.8"))).toBeNull();
+    const err = refusal(() => verifier.verify(generateApiKey("kg"), from("198.51.100.8")));
+    expect([err.status, Number(err.headers["retry-after"])]).toEqual([429, expect.any(Number)]);
+    expect(Number(err.headers["retry-after"])).toBeLessThanOrEqual(3);
+    await counters.flush();
+    expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.8"))).toBeNull();
+  });
+
+  it("makes reads a client fires at once wait for its reads under way instead of overshooting", async () => {
+    const user = await createUser(t.admin);
+    const valid = await Promise.all(Array.from({ length: 6 }, () => insertKey(t.admin, user.id)));
+    let running = 0;
+    let most = 0;
+    const slow: Db = {
+      async query(text, values) {
+        if (text !== VERIFY_SQL) return await t.db.query(text, values);
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 20));
+        running -= 1;
+        return await t.db.query(text, values);
+      },
+      end: async () => {},
+    };
+    const c = fakeClock(nextMinute());
+    const counters = new SharedCounters({ flush: flushToDatabase(t.db), now: c.now });
+    const verifier = createKeyVerifier({ db: slow, prefix: "kg", now: c.now, failuresPerMinute: 20, counters });
+    // Keys that exist, at once: every one is answered, two reads at a time (the share of 20).
+    const found = await Promise.all(valid.map(({ key }) => verifier.verify(key, from("198.51.100.9"))));
+    expect(found.every((k) => k?.userId === user.id)).toBe(true);
+    expect(most).toBe(2);
+    // Keys that do not exist, at once: two reads, and the rest refused once those found nothing.
+    const answers = await Promise.allSettled(
+      Array.from({ length: 10 }, () => verifier.verify(generateApiKey("kg"), from("198.51.100.10"))),
+    );
+    expect(answers.filter((a) => a.status === "fulfilled")).toHaveLength(2);
+    const refused = answers.filter((a): a is PromiseRejectedResult => a.status === "rejected");
+    expect(refused.map((a) => a.reason.code)).toEqual(Array(8).fill("rate_limited"));
+  });
+
+  it("never gives a client a fresh budget, however many other addresses churn through", async () => {
+    const c = fakeClock(nextMinute());
+    let reads = 0;
+    const empty: Db = {
+      query: async (text) => {
+        if (text === VERIFY_SQL) reads += 1;
+        return [];
+      },
+      end: async () => {},
+    };
+    const verifier = createKeyVerifier({ db: empty, prefix: "kg", now: c.now, failuresPerMinute: 1, cacheTtlMs: 0 });
+    const attempt = async (address: string) => {
+      try {
+        return await verifier.verify(generateApiKey("kg"), from(address));
+      } catch (err) {
+        return (err as KeygateError).code;
+      }
+    };
+    expect(await attempt("203.0.113.1")).toBeNull();
+    expect(await attempt("203.0.113.1")).toBe("rate_limited");
+    // More addresses than the limiter holds, each with one failure.
+    for (let i = 0; i < 10_050; i++) await attempt(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(await attempt("203.0.113.1")).toBe("rate_limited");
+    // Those it could not hold shared one budget: one read among the last fifty, and not one each.
+    expect(reads).toBeLessThanOrEqual(1 + 10_000 + 1);
   });
 
   it("leaves other clients alone, and serves the limited client's keys that need no read", async () => {

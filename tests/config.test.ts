@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, loadConfig } from "../functions/_shared/config.ts";
+import { isLoopbackHost, loadAuthLimitSettings, loadConfig } from "../functions/_shared/config.ts";
 
 describe("loadConfig", () => {
   it("defaults to the Supabase local port, its origin and the kg prefix", () => {
@@ -97,6 +97,24 @@ describe("loadConfig", () => {
     for (const url of ["file:///srv/keygate", "keygate.example.com", "mailto:a@example.com"]) {
       expect(() => loadConfig({ PUBLIC_URL: url }), url).toThrow(/PUBLIC_URL/);
     }
+  });
+});
+
+describe("loadAuthLimitSettings: refused sign-ins and code exchanges", () => {
+  it("defaults to 30 a minute per client address and 10 per account", () => {
+    expect(loadAuthLimitSettings({})).toEqual({ failuresPerMinute: 30, accountFailuresPerMinute: 10 });
+    expect(loadConfig({}).authLimits).toEqual({ failuresPerMinute: 30, accountFailuresPerMinute: 10 });
+  });
+
+  it("takes whole numbers, 0 to turn a limit off, and refuses others", () => {
+    expect(loadAuthLimitSettings({ AUTH_FAILURES_PER_MINUTE: "0", AUTH_ACCOUNT_FAILURES_PER_MINUTE: "5" })).toEqual({
+      failuresPerMinute: 0,
+      accountFailuresPerMinute: 5,
+    });
+    expect(() => loadAuthLimitSettings({ AUTH_FAILURES_PER_MINUTE: "1.5" })).toThrow(/AUTH_FAILURES_PER_MINUTE/);
+    expect(() => loadAuthLimitSettings({ AUTH_ACCOUNT_FAILURES_PER_MINUTE: "-1" })).toThrow(
+      /AUTH_ACCOUNT_FAILURES_PER_MINUTE/,
+    );
   });
 });
 

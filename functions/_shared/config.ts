@@ -59,6 +59,8 @@ export interface Config {
   supabaseApiKey: string | undefined;
   allowBrowserKeys: boolean;
   keys: KeySettings;
+  /** Limits on refused sign-ins and code exchanges (AUTH_FAILURES_PER_MINUTE, AUTH_ACCOUNT_FAILURES_PER_MINUTE). */
+  authLimits: AuthLimitSettings;
   jobs: JobSettings;
   roles: RoleSettings;
 }
@@ -243,6 +245,7 @@ export function loadConfig(env: Env): Config {
     supabaseApiKey: supabaseApiKey(env),
     allowBrowserKeys: present(env.ALLOW_BROWSER_KEYS)?.toLowerCase() === "true",
     keys: loadKeySettings(env),
+    authLimits: loadAuthLimitSettings(env),
     jobs: loadJobSettings(env),
     roles: loadRoleSettings(env),
   };
@@ -286,6 +289,33 @@ export function loadKeySettings(env: Env): KeySettings {
     cacheTtlMs: wholeNumber(env, "API_KEY_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS, 0, MAX_CACHE_TTL_MS),
     failuresPerMinute: wholeNumber(env, "API_KEY_FAILURES_PER_MINUTE", DEFAULT_FAILURES_PER_MINUTE, 0, 1_000_000),
     clientIpHeader: headerName(env),
+  };
+}
+
+/**
+ * Refused sign-ins and refused code exchanges, per minute across the cluster:
+ * AUTH_FAILURES_PER_MINUTE per client address (the address of the key
+ * failure limit, CLIENT_IP_HEADER), AUTH_ACCOUNT_FAILURES_PER_MINUTE per
+ * account. 0 turns a limit off.
+ */
+export interface AuthLimitSettings {
+  failuresPerMinute: number;
+  accountFailuresPerMinute: number;
+}
+
+export const DEFAULT_AUTH_LIMITS: AuthLimitSettings = { failuresPerMinute: 30, accountFailuresPerMinute: 10 };
+
+export function loadAuthLimitSettings(env: Env): AuthLimitSettings {
+  const d = DEFAULT_AUTH_LIMITS;
+  return {
+    failuresPerMinute: wholeNumber(env, "AUTH_FAILURES_PER_MINUTE", d.failuresPerMinute, 0, 1_000_000),
+    accountFailuresPerMinute: wholeNumber(
+      env,
+      "AUTH_ACCOUNT_FAILURES_PER_MINUTE",
+      d.accountFailuresPerMinute,
+      0,
+      1_000_000,
+    ),
   };
 }
 

@@ -383,12 +383,15 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         update: "update public.shared_counters set count = 1 where bucket = $1 returning bucket as owner",
         delete: "delete from public.shared_counters where bucket = $1 returning bucket as owner",
       };
-      it.each(["select", "insert", "update", "delete"] as const)("no role, service_role included, may %s", async (op) => {
-        const values = op === "select" ? [] : [f.owner];
-        expectDenied(await runner.as("anon", claimsFor("anon"), counters[op], values));
-        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), counters[op], values));
-        expectDenied(await runner.as("service_role", claimsFor("service_role"), counters[op], values));
-      });
+      it.each(["select", "insert", "update", "delete"] as const)(
+        "no role, service_role included, may %s",
+        async (op) => {
+          const values = op === "select" ? [] : [f.owner];
+          expectDenied(await runner.as("anon", claimsFor("anon"), counters[op], values));
+          expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), counters[op], values));
+          expectDenied(await runner.as("service_role", claimsFor("service_role"), counters[op], values));
+        },
+      );
     });
 
     describe("tables and policies", () => {

@@ -69,6 +69,26 @@ describe("WindowLimiter", () => {
     expect(limiter.acquire("c", clock.now()).kind).toBe("admit");
   });
 
+  it("wakes one waiter per attempt that ends, and every waiter once none is under way", async () => {
+    const clock = fakeClock(START);
+    const { limiter } = isolate(cluster(), clock.now, 20); // share 2
+    const admitted = [limiter.acquire("c", clock.now()), limiter.acquire("c", clock.now())];
+    const woken: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const waiting = limiter.acquire("c", clock.now());
+      expect(waiting.kind).toBe("wait");
+      if (waiting.kind === "wait") void waiting.until.then(() => woken.push(i));
+    }
+    const [first, second] = admitted.map((a) => (a.kind === "admit" ? a.ticket : null));
+    limiter.release(first!, true, clock.now()); // counted: one still under way
+    await Promise.resolve();
+    expect(woken).toEqual([0]);
+    limiter.release(second!, true, clock.now()); // none under way: the rest decide (refused by the share now)
+    await Promise.resolve();
+    expect(woken).toEqual([0, 1, 2, 3]);
+    expect(limiter.acquire("c", clock.now())).toMatchObject({ kind: "refuse", reason: "share" });
+  });
+
   it("keeps other keys apart", () => {
     const clock = fakeClock(START);
     const { limiter } = isolate(cluster(), clock.now, 1);

@@ -351,6 +351,17 @@ describe("the per-client limit on failed verifications", () => {
     expect(refused.map((a) => a.reason.code)).toEqual(Array(8).fill("rate_limited"));
   });
 
+  it("answers a batch of valid keys a client sends at once, however large, by making the reads wait their turn", async () => {
+    // Six owners of 25 keys each (the cap of active keys).
+    const owners = await Promise.all(Array.from({ length: 6 }, () => createUser(t.admin)));
+    const keys = (
+      await Promise.all(owners.map((o) => Promise.all(Array.from({ length: 25 }, () => insertKey(t.admin, o.id)))))
+    ).flat();
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg" }); // 60 a minute: 6 reads at a time
+    const found = await Promise.all(keys.map(({ key }) => verifier.verify(key, from("198.51.100.11"))));
+    expect(found.filter((k) => k !== null)).toHaveLength(150);
+  });
+
   it("never gives a client a fresh budget, however many other addresses churn through", async () => {
     const c = fakeClock(nextMinute());
     let reads = 0;

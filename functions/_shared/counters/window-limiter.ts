@@ -24,6 +24,12 @@ import { decideWindowLimit, shareOf, type WindowLimitDecision, type WindowLimitP
 
 /** The bucket of every key the full store holds nothing for (no key is `*`). */
 export const OVERFLOW_KEY = "*";
+/**
+ * Attempts that may wait per bucket. Generous: a backend verifying a batch of
+ * valid keys it has never sent waits its turn rather than being refused;
+ * each waiter is a request already open, woken one per attempt that ends.
+ */
+export const MAX_WAITING = 1000;
 
 export interface WindowLimiterOptions {
   /** The buckets' prefix: `<name>:<key>`. */
@@ -31,7 +37,7 @@ export interface WindowLimiterOptions {
   limit: number;
   windowSeconds: number;
   counters: SharedCounters;
-  /** Attempts that may wait per bucket; defaults to the limit. */
+  /** Attempts that may wait per bucket (MAX_WAITING). */
   maxWaiting?: number;
 }
 
@@ -58,7 +64,7 @@ export class WindowLimiter {
   readonly #policy: WindowLimitPolicy;
   readonly #reservations = new Map<string, Reservations>();
 
-  constructor({ name, limit, windowSeconds, counters, maxWaiting = limit }: WindowLimiterOptions) {
+  constructor({ name, limit, windowSeconds, counters, maxWaiting = MAX_WAITING }: WindowLimiterOptions) {
     if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError("limit must be a whole number >= 1");
     this.name = name;
     this.limit = limit;
@@ -120,10 +126,14 @@ export class WindowLimiter {
     if (counted) this.#counters.add(ticket.bucket, this.window, 1, { always: true, now });
     if (!reservations) return;
     reservations.reserved = Math.max(0, reservations.reserved - 1);
-    // Every waiter decides again: some are admitted, some wait on, some are refused.
-    const waiters = reservations.waiters.splice(0);
-    if (reservations.reserved === 0) this.#reservations.delete(ticket.bucket);
-    for (const wake of waiters) wake();
+    if (reservations.reserved > 0) {
+      // One attempt ended, so one waiter decides again (admitted, waiting on, or refused).
+      reservations.waiters.shift()?.();
+      return;
+    }
+    // None left under way: nothing would wake the rest, so every waiter decides now.
+    this.#reservations.delete(ticket.bucket);
+    for (const wake of reservations.waiters.splice(0)) wake();
   }
 
   /** What `acquire` would decide, reserving nothing (for `count` after). */

@@ -362,6 +362,31 @@ describe("the per-client limit on failed verifications", () => {
     expect(found.filter((k) => k !== null)).toHaveLength(150);
   });
 
+  it("holds the limit on its own counts while the counters cannot be flushed, and refuses no earlier", async () => {
+    const c = fakeClock(nextMinute());
+    const logs: string[] = [];
+    const noFlush: Db = {
+      query: (text, values) =>
+        text.includes("add_to_shared_counters")
+          ? Promise.reject(new KeygateError("service_unavailable", "down"))
+          : t.db.query(text, values),
+      end: async () => {},
+    };
+    const counters = new SharedCounters({ flush: flushToDatabase(noFlush), now: c.now, log: (m) => logs.push(m) });
+    const verifier = createKeyVerifier({ db: noFlush, prefix: "kg", now: c.now, failuresPerMinute: 3, counters });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      try {
+        outcomes.push(String(await verifier.verify(generateApiKey("kg"), from("198.51.100.12"))));
+      } catch (err) {
+        outcomes.push((err as KeygateError).code);
+      }
+      await counters.flush();
+    }
+    expect(outcomes).toEqual(["null", "null", "null", "rate_limited", "rate_limited"]);
+    expect(logs).toHaveLength(1);
+  });
+
   it("never gives a client a fresh budget, however many other addresses churn through", async () => {
     const c = fakeClock(nextMinute());
     let reads = 0;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   isLoopbackHost,
+  loadAuthLimitSettings,
   loadClientAddressSettings,
   loadConfig,
   loadKeySettings,
@@ -166,6 +167,24 @@ describe("loadConfig: Supabase users whose email nothing can confirm", () => {
     expect(loadConfig({}).supabaseEmailVerifiedClaim).toBe(false);
     expect(() => loadConfig({ ...supabase, SUPABASE_EMAIL_VERIFIED_CLAIM: "yes" })).toThrow(
       /SUPABASE_EMAIL_VERIFIED_CLAIM must be true or false/,
+    );
+  });
+});
+
+describe("loadAuthLimitSettings: refused sign-ins and code exchanges", () => {
+  it("defaults to 30 a minute per client address and 10 per account", () => {
+    expect(loadAuthLimitSettings({})).toEqual({ failuresPerMinute: 30, accountFailuresPerMinute: 10 });
+    expect(loadConfig({}).authLimits).toEqual({ failuresPerMinute: 30, accountFailuresPerMinute: 10 });
+  });
+
+  it("takes whole numbers, 0 to turn a limit off, and refuses others", () => {
+    expect(loadAuthLimitSettings({ AUTH_FAILURES_PER_MINUTE: "0", AUTH_ACCOUNT_FAILURES_PER_MINUTE: "5" })).toEqual({
+      failuresPerMinute: 0,
+      accountFailuresPerMinute: 5,
+    });
+    expect(() => loadAuthLimitSettings({ AUTH_FAILURES_PER_MINUTE: "1.5" })).toThrow(/AUTH_FAILURES_PER_MINUTE/);
+    expect(() => loadAuthLimitSettings({ AUTH_ACCOUNT_FAILURES_PER_MINUTE: "-1" })).toThrow(
+      /AUTH_ACCOUNT_FAILURES_PER_MINUTE/,
     );
   });
 });

@@ -63,6 +63,8 @@ export interface Config {
   /** Who the client of a request is (client-address.ts): the failure limits' buckets and the audit log. */
   clientAddress: ClientAddressSettings;
   keys: KeySettings;
+  /** Limits on refused sign-ins and code exchanges (AUTH_FAILURES_PER_MINUTE, AUTH_ACCOUNT_FAILURES_PER_MINUTE). */
+  authLimits: AuthLimitSettings;
   jobs: JobSettings;
   roles: RoleSettings;
 }
@@ -276,6 +278,7 @@ export function loadConfig(env: Env): Config {
     allowBrowserKeys: present(env.ALLOW_BROWSER_KEYS)?.toLowerCase() === "true",
     clientAddress: loadClientAddressSettings(env),
     keys: loadKeySettings(env),
+    authLimits: loadAuthLimitSettings(env),
     jobs: loadJobSettings(env),
     roles: loadRoleSettings(env),
   };
@@ -351,6 +354,33 @@ export function loadClientAddressSettings(env: Env): ClientAddressSettings {
     header: clientIpHeader(env, trustedProxies),
     trustedProxies,
     ipv6Prefix: wholeNumber(env, "CLIENT_IPV6_PREFIX", DEFAULT_IPV6_PREFIX, 32, 128),
+  };
+}
+
+/**
+ * Refused sign-ins and refused code exchanges, per minute across the cluster:
+ * AUTH_FAILURES_PER_MINUTE per client address (the address of the key
+ * failure limit, CLIENT_IP_HEADER), AUTH_ACCOUNT_FAILURES_PER_MINUTE per
+ * account. 0 turns a limit off.
+ */
+export interface AuthLimitSettings {
+  failuresPerMinute: number;
+  accountFailuresPerMinute: number;
+}
+
+export const DEFAULT_AUTH_LIMITS: AuthLimitSettings = { failuresPerMinute: 30, accountFailuresPerMinute: 10 };
+
+export function loadAuthLimitSettings(env: Env): AuthLimitSettings {
+  const d = DEFAULT_AUTH_LIMITS;
+  return {
+    failuresPerMinute: wholeNumber(env, "AUTH_FAILURES_PER_MINUTE", d.failuresPerMinute, 0, 1_000_000),
+    accountFailuresPerMinute: wholeNumber(
+      env,
+      "AUTH_ACCOUNT_FAILURES_PER_MINUTE",
+      d.accountFailuresPerMinute,
+      0,
+      1_000_000,
+    ),
   };
 }
 

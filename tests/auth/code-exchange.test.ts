@@ -40,6 +40,8 @@ beforeAll(async () => {
     OIDC_CLIENT_SECRET: oidc.clientSecret,
     OIDC_NAME: "Test IdP",
     ALLOWED_REDIRECT_ORIGINS: DASHBOARD,
+    // These refuse one account several times within seconds; the refusal limits have a suite of their own.
+    AUTH_ACCOUNT_FAILURES_PER_MINUTE: "100",
   });
   const log = (message: string, fields?: Record<string, unknown>) =>
     logged.push(JSON.stringify({ message, ...fields }));

@@ -67,6 +67,8 @@ beforeAll(async () => {
     SESSION_SECRET: "x",
     OAUTH_GITHUB_CLIENT_ID: "gh-client",
     OAUTH_GITHUB_CLIENT_SECRET: "gh-secret",
+    // These refuse one account several times within seconds; the refusal limits have a suite of their own.
+    AUTH_ACCOUNT_FAILURES_PER_MINUTE: "100",
   });
   handler = createAuthHandler({ config, db: database.db, log: () => {} });
 });

@@ -18,8 +18,8 @@ const TABLES = [
   "user_capabilities",
   "sign_in_codes",
 ] as const;
-/** Tables outside the matrix, with checks of their own below: the append-only audit log. */
-const OTHER_TABLES = ["audit_events"];
+/** Tables outside the matrix, with checks of their own below: the append-only audit log, the shared counters. */
+const OTHER_TABLES = ["audit_events", "shared_counters"];
 type Table = (typeof TABLES)[number];
 type Operation = "select" | "insert" | "update" | "delete";
 
@@ -314,6 +314,10 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "record_sign_out",
             "role_allows_scope",
             "scopes_above_role",
+            // Shared counters, the code exchange that names the code's user, throttled events.
+            "add_to_shared_counters",
+            "exchange_sign_in_code",
+            "record_throttled_event",
           ].sort(),
         );
         expect(rows.filter((r) => !r.can)).toEqual([]);
@@ -371,6 +375,25 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
       });
     });
 
+    describe("shared_counters (through keygate.add_to_shared_counters only)", () => {
+      const counters = {
+        select: "select bucket as owner from public.shared_counters",
+        insert:
+          "insert into public.shared_counters values ($1, 60, now(), 1, now() + interval '1 minute') returning bucket as owner",
+        update: "update public.shared_counters set count = 1 where bucket = $1 returning bucket as owner",
+        delete: "delete from public.shared_counters where bucket = $1 returning bucket as owner",
+      };
+      it.each(["select", "insert", "update", "delete"] as const)(
+        "no role, service_role included, may %s",
+        async (op) => {
+          const values = op === "select" ? [] : [f.owner];
+          expectDenied(await runner.as("anon", claimsFor("anon"), counters[op], values));
+          expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), counters[op], values));
+          expectDenied(await runner.as("service_role", claimsFor("service_role"), counters[op], values));
+        },
+      );
+    });
+
     describe("tables and policies", () => {
       it("has row level security enabled on every table in public", async () => {
         const rows = await runner.admin<{ relname: string; relrowsecurity: boolean }>(
@@ -398,7 +421,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
              from unnest(array['anon', 'authenticated']) r,
                   unnest(array['insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p,
                   unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions',
-                               'public.user_capabilities', 'public.audit_events', 'public.sign_in_codes']) t
+                               'public.user_capabilities', 'public.audit_events', 'public.sign_in_codes',
+                               'public.shared_counters']) t
             where has_table_privilege(r, t, p) or (p in ('insert', 'update', 'references') and has_any_column_privilege(r, t, p))`,
         );
         expect(rows).toEqual([]);

@@ -1,62 +1,74 @@
 import { describe, expect, it } from "vitest";
-import { FailureLimiter } from "../../functions/_shared/keys/failure-limiter.ts";
+import {
+  type CounterIncrement,
+  type CounterTotal,
+  SharedCounters,
+} from "../../functions/_shared/counters/shared-counters.ts";
+import type { WindowLimiter } from "../../functions/_shared/counters/window-limiter.ts";
+import { createFailureLimiter } from "../../functions/_shared/keys/failure-limiter.ts";
+import { fakeClock } from "../helpers/fake-clock.ts";
 
-/** One failed read: allowed, then charged. */
-function fail(limiter: FailureLimiter, client: string, now: number): boolean {
-  if (!limiter.check(client, now).allowed) return false;
-  limiter.charge(client, now);
+const START = Math.floor(Date.now() / 60_000) * 60_000 + 60_000;
+
+function sharedTable() {
+  const totals = new Map<string, number>();
+  const flushed: CounterIncrement[] = [];
+  const flush = async (batch: readonly CounterIncrement[]): Promise<CounterTotal[]> =>
+    batch.map((i) => {
+      flushed.push(i);
+      const total = (totals.get(i.bucket) ?? 0) + i.increment;
+      totals.set(i.bucket, total);
+      return { bucket: i.bucket, windowSeconds: i.windowSeconds, windowStart: i.windowStart, total };
+    });
+  return { flush, flushed };
+}
+
+/** One read that found no key: admitted, then counted. */
+function fail(limiter: WindowLimiter, client: string, now: number): boolean {
+  const admission = limiter.acquire(client, now);
+  if (admission.kind !== "admit") return false;
+  limiter.release(admission.ticket, true, now);
   return true;
 }
 
-describe("FailureLimiter", () => {
-  it("allows perMinute failures, then refuses with the wait until the next one", () => {
-    const limiter = new FailureLimiter(6);
-    for (let i = 0; i < 6; i++) expect(fail(limiter, "198.51.100.7", 0)).toBe(true);
-    expect(limiter.check("198.51.100.7", 0)).toEqual({ allowed: false, retryAfterSeconds: 10 });
-    expect(limiter.check("198.51.100.7", 9_999).allowed).toBe(false);
-    expect(limiter.check("198.51.100.7", 10_000).allowed).toBe(true);
+describe("createFailureLimiter", () => {
+  it("allows perMinute failures per client across isolates, then refuses until the minute ends", async () => {
+    const table = sharedTable();
+    const clock = fakeClock(START + 50_000);
+    const stores = [0, 1, 2].map(() => new SharedCounters({ flush: table.flush, now: clock.now }));
+    const limiters = stores.map((s) => createFailureLimiter(6, s)!);
+    let admitted = 0;
+    for (let round = 0; round < 8; round++) {
+      for (const limiter of limiters) if (fail(limiter, "198.51.100.7", clock.now())) admitted++;
+      for (const store of stores) await store.flush();
+    }
+    // 6 - 1 + 3 isolates x share 1; a limiter per isolate would have allowed 18.
+    expect(admitted).toBeGreaterThanOrEqual(6);
+    expect(admitted).toBeLessThanOrEqual(8);
+    expect(limiters[1].acquire("198.51.100.7", clock.now())).toMatchObject({
+      kind: "refuse",
+      reason: "limit",
+      retryAfterSeconds: 10,
+    });
+    expect(table.flushed.every((i) => i.bucket === "key_failures:198.51.100.7" && i.windowSeconds === 60)).toBe(true);
+    clock.advance(10_000);
+    expect(fail(limiters[1], "198.51.100.7", clock.now())).toBe(true);
   });
 
-  it("keeps clients apart", () => {
-    const limiter = new FailureLimiter(1);
-    expect(fail(limiter, "a", 0)).toBe(true);
-    expect(fail(limiter, "a", 0)).toBe(false);
-    expect(fail(limiter, "b", 0)).toBe(true);
+  it("spends nothing on reads that found a live key, however many", () => {
+    const clock = fakeClock(START);
+    const store = new SharedCounters({ flush: sharedTable().flush, now: clock.now });
+    const limiter = createFailureLimiter(2, store)!;
+    for (let i = 0; i < 100; i++) {
+      const admission = limiter.acquire("a", clock.now());
+      expect(admission.kind).toBe("admit");
+      if (admission.kind === "admit") limiter.release(admission.ticket, false, clock.now());
+    }
+    expect(store.size).toBe(0);
   });
 
-  it("spends nothing on checks alone (reads that found a live key), however many at once", () => {
-    const limiter = new FailureLimiter(2);
-    for (let i = 0; i < 100; i++) expect(limiter.check("a", 0).allowed).toBe(true);
-    expect(limiter.size).toBe(0);
-  });
-
-  it("charges reads already under way as debt, at most a minute's worth", () => {
-    const limiter = new FailureLimiter(6);
-    for (let i = 0; i < 6; i++) expect(limiter.check("a", 0).allowed).toBe(true);
-    for (let i = 0; i < 100; i++) limiter.charge("a", 0); // all six and more came back empty
-    expect(limiter.check("a", 0)).toEqual({ allowed: false, retryAfterSeconds: 70 });
-    expect(limiter.check("a", 70_000).allowed).toBe(true);
-  });
-
-  it("never saves up more than perMinute", () => {
-    const limiter = new FailureLimiter(3);
-    fail(limiter, "a", 0);
-    for (let i = 0; i < 3; i++) expect(fail(limiter, "a", 3_600_000)).toBe(true);
-    expect(fail(limiter, "a", 3_600_000)).toBe(false);
-  });
-
-  it("limits nothing without an address, or when turned off", () => {
-    const limiter = new FailureLimiter(1);
-    for (let i = 0; i < 5; i++) expect(fail(limiter, null as never, 0)).toBe(true);
-    const off = new FailureLimiter(0);
-    for (let i = 0; i < 5; i++) expect(fail(off, "a", 0)).toBe(true);
-  });
-
-  it("holds at most maxClients, forgetting the least recently charged", () => {
-    const limiter = new FailureLimiter(1, 3);
-    for (const c of ["a", "b", "c", "d"]) fail(limiter, c, 0);
-    expect(limiter.size).toBe(3);
-    expect(limiter.check("a", 0).allowed).toBe(true); // forgotten, so fresh
-    expect(limiter.check("d", 0).allowed).toBe(false);
+  it("is no limit at 0", () => {
+    expect(createFailureLimiter(0, new SharedCounters({ flush: sharedTable().flush }))).toBeNull();
+    expect(() => createFailureLimiter(1.5, new SharedCounters({ flush: sharedTable().flush }))).toThrow(RangeError);
   });
 });

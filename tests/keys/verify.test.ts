@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flushToDatabase } from "../../functions/_shared/counters/flush-to-database.ts";
+import { SharedCounters } from "../../functions/_shared/counters/shared-counters.ts";
 import type { Db } from "../../functions/_shared/db.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
@@ -197,6 +199,9 @@ function slowReplies(db: Db, advance: (ms: number) => void, delayMs: number): Db
   };
 }
 
+/** The start of the next minute: a fake clock there keeps a test inside one window of the failure limit. */
+const nextMinute = () => Math.floor(Date.now() / 60_000) * 60_000 + 60_000;
+
 const from = (address: string) =>
   new Request("http://127.0.0.1/verify-key", { headers: { "cf-connecting-ip": address } });
 
@@ -286,16 +291,149 @@ describe("the per-client limit on failed verifications", () => {
     throw new Error("not refused");
   }
 
-  it("refuses a client past its limit with 429 and Retry-After, before any read", async () => {
-    const c = fakeClock();
+  it("refuses a client past its limit with 429 and Retry-After until the minute ends, before any read", async () => {
+    const c = fakeClock(nextMinute() + 30_000);
     const db = countingDb(t.db);
-    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, failuresPerMinute: 2 });
-    for (let i = 0; i < 2; i++) expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+    const counters = new SharedCounters({ flush: flushToDatabase(t.db), now: c.now });
+    const verifier = createKeyVerifier({ db, prefix: "kg", now: c.now, failuresPerMinute: 2, counters });
+    for (let i = 0; i < 2; i++) {
+      expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+      await counters.flush();
+    }
     const err = refusal(() => verifier.verify(generateApiKey("kg"), from("198.51.100.1")));
     expect([err.status, err.code, err.headers["retry-after"]]).toEqual([429, "rate_limited", "30"]);
-    expect(db.calls).toHaveLength(2);
+    expect(db.calls).toEqual([VERIFY_SQL, VERIFY_SQL]);
     c.advance(30_000);
     expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.1"))).toBeNull();
+  });
+
+  it("admits at most its share of a client's failures between two flush answers, then waits for the next", async () => {
+    const c = fakeClock(nextMinute());
+    // Flushes are held until the test lets them through: no cluster total arrives meanwhile.
+    let open: () => void = () => {};
+    let gate = new Promise<void>((r) => (open = r));
+    const toDatabase = flushToDatabase(t.db);
+    const counters = new SharedCounters({
+      flush: async (increments) => {
+        await gate;
+        return await toDatabase(increments);
+      },
+      now: c.now,
+    });
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg", now: c.now, failuresPerMinute: 20, counters });
+    for (let i = 0; i < 2; i++) expect(await verifier.verify(generateApiKey("kg"), from("198.51.100.8"))).toBeNull();
+    let settled = false;
+    const third = Promise.resolve(verifier.verify(generateApiKey("kg"), from("198.51.100.8"))).finally(
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    open();
+    gate = Promise.resolve();
+    expect(await third).toBeNull();
+  });
+
+  it("makes reads a client fires at once wait for its reads under way instead of overshooting", async () => {
+    const user = await createUser(t.admin);
+    const valid = await Promise.all(Array.from({ length: 6 }, () => insertKey(t.admin, user.id)));
+    let running = 0;
+    let most = 0;
+    const slow: Db = {
+      async query(text, values) {
+        if (text !== VERIFY_SQL) return await t.db.query(text, values);
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 20));
+        running -= 1;
+        return await t.db.query(text, values);
+      },
+      end: async () => {},
+    };
+    const c = fakeClock(nextMinute());
+    const counters = new SharedCounters({ flush: flushToDatabase(t.db), now: c.now });
+    const verifier = createKeyVerifier({ db: slow, prefix: "kg", now: c.now, failuresPerMinute: 20, counters });
+    // Keys that exist, at once: every one is answered, two reads at a time (the share of 20).
+    const found = await Promise.all(valid.map(({ key }) => verifier.verify(key, from("198.51.100.9"))));
+    expect(found.every((k) => k?.userId === user.id)).toBe(true);
+    expect(most).toBe(2);
+    // Keys that do not exist, at once, under the limit: two reads at a time (past the share they
+    // wait for the cluster's total), every one answered, none refused.
+    most = 0;
+    const answers = await Promise.allSettled(
+      Array.from({ length: 10 }, () => verifier.verify(generateApiKey("kg"), from("198.51.100.10"))),
+    );
+    expect(answers.map((a) => a.status === "fulfilled" && a.value)).toEqual(Array(10).fill(null));
+    expect(most).toBeLessThanOrEqual(2);
+    // Past the limit: refused, 429.
+    const over = await Promise.allSettled(
+      Array.from({ length: 12 }, () => verifier.verify(generateApiKey("kg"), from("198.51.100.10"))),
+    );
+    const refused = over.filter((a): a is PromiseRejectedResult => a.status === "rejected");
+    expect(over.length - refused.length).toBe(10);
+    expect(new Set(refused.map((a) => a.reason.code))).toEqual(new Set(["rate_limited"]));
+  });
+
+  it("answers a batch of valid keys a client sends at once, however large, by making the reads wait their turn", async () => {
+    // Six owners of 25 keys each (the cap of active keys).
+    const owners = await Promise.all(Array.from({ length: 6 }, () => createUser(t.admin)));
+    const keys = (
+      await Promise.all(owners.map((o) => Promise.all(Array.from({ length: 25 }, () => insertKey(t.admin, o.id)))))
+    ).flat();
+    const verifier = createKeyVerifier({ db: t.db, prefix: "kg" }); // 60 a minute: 6 reads at a time
+    const found = await Promise.all(keys.map(({ key }) => verifier.verify(key, from("198.51.100.11"))));
+    expect(found.filter((k) => k !== null)).toHaveLength(150);
+  });
+
+  it("holds the limit on its own counts while the counters cannot be flushed, and refuses no earlier", async () => {
+    const c = fakeClock(nextMinute());
+    const logs: string[] = [];
+    const noFlush: Db = {
+      query: (text, values) =>
+        text.includes("add_to_shared_counters")
+          ? Promise.reject(new KeygateError("service_unavailable", "down"))
+          : t.db.query(text, values),
+      end: async () => {},
+    };
+    const counters = new SharedCounters({ flush: flushToDatabase(noFlush), now: c.now, log: (m) => logs.push(m) });
+    const verifier = createKeyVerifier({ db: noFlush, prefix: "kg", now: c.now, failuresPerMinute: 3, counters });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      try {
+        outcomes.push(String(await verifier.verify(generateApiKey("kg"), from("198.51.100.12"))));
+      } catch (err) {
+        outcomes.push((err as KeygateError).code);
+      }
+      await counters.flush();
+    }
+    expect(outcomes).toEqual(["null", "null", "null", "rate_limited", "rate_limited"]);
+    expect(logs).toHaveLength(1);
+  });
+
+  it("never gives a client a fresh budget, however many other addresses churn through", async () => {
+    const c = fakeClock(nextMinute());
+    let reads = 0;
+    const empty: Db = {
+      query: async (text) => {
+        if (text === VERIFY_SQL) reads += 1;
+        return [];
+      },
+      end: async () => {},
+    };
+    const verifier = createKeyVerifier({ db: empty, prefix: "kg", now: c.now, failuresPerMinute: 1, cacheTtlMs: 0 });
+    const attempt = async (address: string) => {
+      try {
+        return await verifier.verify(generateApiKey("kg"), from(address));
+      } catch (err) {
+        return (err as KeygateError).code;
+      }
+    };
+    expect(await attempt("203.0.113.1")).toBeNull();
+    expect(await attempt("203.0.113.1")).toBe("rate_limited");
+    // More addresses than the limiter holds, each with one failure.
+    for (let i = 0; i < 10_050; i++) await attempt(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(await attempt("203.0.113.1")).toBe("rate_limited");
+    // Those it could not hold shared one budget: one read among the last fifty, and not one each.
+    expect(reads).toBeLessThanOrEqual(1 + 10_000 + 1);
   });
 
   it("leaves other clients alone, and serves the limited client's keys that need no read", async () => {

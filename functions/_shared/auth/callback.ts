@@ -9,6 +9,13 @@
  * the refusal's audit event (audit/auth-events.ts): the
  * user upsert and the session are one statement, reached only on success.
  *
+ * Refused sign-ins are limited per client address and per account (the
+ * provider identity), across the cluster (refusal-limiter.ts): past a limit
+ * the answer is a JSON 429 `rate_limited` with Retry-After (the login cookie
+ * still cleared), nothing is asked of the provider or written for the
+ * attempt, and one `sign_in.throttled` event per window replaces the
+ * refusals one by one. Failures on our side count nothing.
+ *
  * A sign-in started with a `code_challenge` (a dashboard on another site)
  * ends without a session cookie: the 302 goes to `redirect_to` with a
  * single-use code in the URL fragment (`#code=...`; a fragment reaches no
@@ -25,6 +32,7 @@ import type { CookieSettings } from "./cookie-settings.ts";
 import { readCookies, serializeCookie } from "./cookies.ts";
 import type { LoginState, LoginStateSealer } from "./login-state.ts";
 import type { OAuthProvider } from "./oauth-provider.ts";
+import { identityAccount, type RefusalAttempt, type RefusalLimiter } from "./refusal-limiter.ts";
 import { SESSION_MAX_LIFETIME_SECONDS } from "./sessions.ts";
 import { recordSignIn } from "./sign-in.ts";
 import { issueSignInCode } from "./sign-in-code.ts";
@@ -37,9 +45,14 @@ export interface CallbackDeps {
   cookies: CookieSettings;
   redirectUri: (providerId: string) => string;
   log: Logger;
+  /** Limits on refused sign-ins per client address and per account. */
+  limits: RefusalLimiter;
   /** DEFAULT_ROLE and ADMIN_EMAILS, applied on a user's first sign-in. */
   roles?: RoleSettings;
 }
+
+/** Refusals that are ours, not the client's: they count against no limit. */
+const OUR_FAILURES = new Set(["internal_error", "service_unavailable"]);
 
 /** Constant-time comparison of two strings (state values). */
 function sameString(a: string, b: string): boolean {
@@ -66,8 +79,10 @@ function errorRedirect(config: Pick<Config, "publicUrl">, login: LoginState, cod
   return `${base}/?error=${encodeURIComponent(code)}`;
 }
 
-export function createCallbackHandler(deps: CallbackDeps): (req: Request, providerId: string) => Promise<Response> {
-  const { config, db, providers, sealer, cookies, log } = deps;
+export function createCallbackHandler(
+  deps: CallbackDeps,
+): (req: Request, providerId: string, client: string | null) => Promise<Response> {
+  const { config, db, providers, sealer, cookies, log, limits } = deps;
   const meta = (req: Request) => requestMeta(req, config.clientAddress);
   const clearLogin = serializeCookie(cookies.login.name, "", {
     path: cookies.login.path,
@@ -81,8 +96,21 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     return new Response(null, { status: 302, headers });
   }
 
+  /** A JSON answer that clears the login cookie (no login, or throttled). */
+  function jsonAnswer(err: KeygateError): Response {
+    const res = toResponse(err);
+    res.headers.append("set-cookie", clearLogin);
+    res.headers.set("cache-control", "no-store");
+    return res;
+  }
+
   /** Completes the sign-in; returns where to send the browser and the cookies to set. */
-  async function signIn(req: Request, provider: OAuthProvider, login: LoginState): Promise<[string, string[]]> {
+  async function signIn(
+    req: Request,
+    provider: OAuthProvider,
+    login: LoginState,
+    attempt: RefusalAttempt,
+  ): Promise<[string, string[]]> {
     const url = new URL(req.url);
     const state = url.searchParams.get("state");
     if (login.provider !== provider.id || state === null || !sameString(state, login.state)) {
@@ -90,6 +118,8 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     }
     const redirectUri = deps.redirectUri(provider.id);
     const profile = await provider.complete(url, { ...login, redirectUri });
+    // Before anything is written for this identity: past its limit, 429.
+    attempt.concerns(identityAccount(provider.id, profile.subject));
     if (login.codeChallenge) {
       const grant = { codeChallenge: login.codeChallenge, origin: new URL(login.redirectTo).origin };
       const { code, userId } = await issueSignInCode(db, provider.id, profile, grant);
@@ -106,11 +136,11 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
     return [login.redirectTo, [session]];
   }
 
-  return async (req, providerId) => {
+  return async (req, providerId, client) => {
     const provider = providers.get(providerId);
     const login = provider ? await sealer.open(readCookies(req).get(cookies.login.name)) : null;
     if (!provider || !login) {
-      const res = toResponse(
+      return jsonAnswer(
         provider
           ? new KeygateError(
               "login_expired",
@@ -118,19 +148,27 @@ export function createCallbackHandler(deps: CallbackDeps): (req: Request, provid
             )
           : new KeygateError("unknown_provider", "No such sign-in provider."),
       );
-      res.headers.append("set-cookie", clearLogin);
-      res.headers.set("cache-control", "no-store");
-      return res;
+    }
+    let attempt: RefusalAttempt;
+    try {
+      attempt = limits.begin(req, client, "sign_in", { provider: providerId });
+    } catch (err) {
+      if (err instanceof KeygateError) return jsonAnswer(err);
+      throw err;
     }
     try {
-      const [location, setCookies] = await signIn(req, provider, login);
+      const [location, setCookies] = await signIn(req, provider, login, attempt);
       return redirect(location, [clearLogin, ...setCookies]);
     } catch (err) {
+      if (err instanceof KeygateError && err.code === "rate_limited") return jsonAnswer(err);
       let code = "internal_error";
       if (err instanceof KeygateError) code = err.code;
       else log("sign-in failed", { provider: providerId, name: err instanceof Error ? err.name : typeof err });
+      if (!OUR_FAILURES.has(code)) attempt.refused();
       await recordSignInRefusal(db, meta(req), providerId, code, log);
       return redirect(errorRedirect(config, login, code), [clearLogin]);
+    } finally {
+      attempt.end();
     }
   };
 }

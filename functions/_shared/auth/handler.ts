@@ -14,8 +14,11 @@ import * as oauth from "oauth4webapi";
 import { createActivityRoute } from "../audit/activity-handler.ts";
 import { recordSignOut } from "../audit/auth-events.ts";
 import { requestMeta } from "../audit/request-meta.ts";
+import { clientKey } from "../client-key.ts";
 import type { Config, RoleSettings } from "../config.ts";
 import { withCors } from "../cors.ts";
+import { flushToDatabase } from "../counters/flush-to-database.ts";
+import { SharedCounters } from "../counters/shared-counters.ts";
 import { assertAllowedOrigin } from "../csrf.ts";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
@@ -27,6 +30,7 @@ import { createLoginStateSealer, LOGIN_STATE_TTL_SECONDS } from "./login-state.t
 import type { OAuthProvider } from "./oauth-provider.ts";
 import { configuredProviders } from "./providers.ts";
 import { resolveRedirect } from "./redirect.ts";
+import { createRefusalLimiter } from "./refusal-limiter.ts";
 import { createUserResolver } from "./require-user.ts";
 import { sessionBearer } from "./session-bearer.ts";
 import { createSessionStore } from "./sessions.ts";
@@ -44,6 +48,8 @@ export interface AuthHandlerDeps {
   providers?: Map<string, OAuthProvider>;
   /** DEFAULT_ROLE and ADMIN_EMAILS (config.roles); new users are viewers without them. */
   roles?: RoleSettings;
+  /** Where the refusal limits' counts are shared; defaults to the database's shared counters. */
+  counters?: SharedCounters;
 }
 
 function sessionSecret(config: Config, log: Logger): string {
@@ -79,6 +85,14 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   const sessions = createSessionStore(db);
   const resolveUser = createUserResolver({ config, db, fetchImpl: deps.fetchImpl, now: deps.now });
   const redirectUri = (id: string) => `${config.publicUrl}/functions/v1/auth/callback/${id}`;
+  const limits = createRefusalLimiter({
+    db,
+    settings: config.authLimits,
+    counters: deps.counters ?? new SharedCounters({ flush: flushToDatabase(db), now: deps.now, log }),
+    clientAddress: config.clientAddress,
+    now: deps.now,
+    log,
+  });
   const callback = createCallbackHandler({
     config,
     db,
@@ -87,10 +101,11 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     cookies,
     redirectUri,
     log,
+    limits,
     roles: deps.roles,
   });
   const activity = createActivityRoute(db);
-  const exchangeCode = createTokenHandler(db);
+  const exchangeCode = createTokenHandler(db, limits, config.clientAddress, log);
   const noStore = { "cache-control": "no-store" };
 
   async function login(req: Request, providerId: string): Promise<Response> {
@@ -145,6 +160,8 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   }
 
   async function route(req: Request): Promise<Response> {
+    // Asked before the first await: the local server vouches for the peer only until then (client-address.ts).
+    const client = clientKey(req, config.clientAddress);
     const [first, second, ...rest] = subPath(req, "auth");
     const only = (method: string) => {
       if (req.method !== method) throw methodNotAllowed([method]);
@@ -159,7 +176,7 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     }
     if (first === "callback" && second !== undefined && rest.length === 0) {
       only("GET");
-      return await callback(req, second);
+      return await callback(req, second, client);
     }
     if (first === "session" && second === undefined) {
       only("GET");
@@ -167,7 +184,7 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     }
     if (first === "token" && second === undefined) {
       only("POST");
-      return await exchangeCode(req);
+      return await exchangeCode(req, client);
     }
     if (first === "activity" && second === undefined) {
       only("GET");

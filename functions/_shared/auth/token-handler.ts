@@ -9,15 +9,27 @@
  * The code is consumed atomically with the session's creation, and only when
  * it exists, has not expired, was sent to the request's `Origin`, and
  * base64url(SHA-256(code_verifier)) equals the challenge given at login (RFC
- * 7636 S256). Anything else is `400 invalid_grant` and writes nothing; a
- * replay finds the code gone.
+ * 7636 S256). Anything else is `400 invalid_grant` and changes nothing; a
+ * replay finds the code gone. A refused exchange of a code that exists (the
+ * code may have leaked) is recorded as a `token` failure event for the
+ * code's user.
+ *
+ * Refused exchanges are limited per client address and per account (the
+ * code's user), across the cluster (refusal-limiter.ts): past a limit the
+ * answer is 429 `rate_limited` with Retry-After, and one `token.throttled`
+ * event per window replaces the events one by one. A malformed body is 400
+ * and counts nothing.
  */
 import { z } from "zod";
+import { recordAuditEvent } from "../audit/record-event.ts";
+import { requestMeta } from "../audit/request-meta.ts";
+import type { ClientAddressSettings } from "../config.ts";
 import type { Db } from "../db.ts";
 import { KeygateError } from "../errors.ts";
 import { sha256 } from "../hash.ts";
-import { json, readJson } from "../http.ts";
+import { json, type Logger, logError, readJson } from "../http.ts";
 import { base64url } from "./base64url.ts";
+import { type RefusalLimiter, userAccount } from "./refusal-limiter.ts";
 import { createSessionStore, SESSION_TTL_SECONDS } from "./sessions.ts";
 import { hashSignInCode, SIGN_IN_CODE_SHAPE } from "./sign-in-code.ts";
 
@@ -39,21 +51,52 @@ function invalidGrant(): KeygateError {
   );
 }
 
-export function createTokenHandler(db: Db): (req: Request) => Promise<Response> {
+export const EXCHANGE_SIGN_IN_CODE = "select user_id, redeemed from keygate.exchange_sign_in_code($1, $2, $3, $4, $5)";
+
+export function createTokenHandler(
+  db: Db,
+  limits: RefusalLimiter,
+  clientAddress: ClientAddressSettings,
+  log: Logger = logError,
+): (req: Request, client: string | null) => Promise<Response> {
   const sessions = createSessionStore(db);
-  return async (req) => {
+  return async (req, client) => {
     const body = await readJson(req, tokenBody);
-    const origin = req.headers.get("origin");
-    if (!origin) throw invalidGrant();
-    const { token, tokenHash } = await sessions.newToken();
-    const rows = await db.query<{ user_id: string }>(
-      "select user_id from keygate.redeem_sign_in_code($1, $2, $3, $4, $5)",
-      [hashSignInCode(body.code), s256(body.code_verifier), origin, tokenHash, SESSION_TTL_SECONDS],
-    );
-    if (!rows[0]) throw invalidGrant();
-    return json(
-      { access_token: token, token_type: "bearer", expires_in: SESSION_TTL_SECONDS },
-      { headers: { "cache-control": "no-store", pragma: "no-cache" } },
-    );
+    const attempt = limits.begin(req, client, "token");
+    try {
+      const origin = req.headers.get("origin");
+      if (!origin) {
+        attempt.refused();
+        throw invalidGrant();
+      }
+      const { token, tokenHash } = await sessions.newToken();
+      const rows = await db.query<{ user_id: string; redeemed: boolean }>(EXCHANGE_SIGN_IN_CODE, [
+        hashSignInCode(body.code),
+        s256(body.code_verifier),
+        origin,
+        tokenHash,
+        SESSION_TTL_SECONDS,
+      ]);
+      const code = rows[0];
+      if (code?.redeemed) {
+        return json(
+          { access_token: token, token_type: "bearer", expires_in: SESSION_TTL_SECONDS },
+          { headers: { "cache-control": "no-store", pragma: "no-cache" } },
+        );
+      }
+      if (code) attempt.concerns(userAccount(code.user_id), code.user_id);
+      attempt.refused();
+      if (code) {
+        await recordAuditEvent(
+          db,
+          requestMeta(req, clientAddress),
+          { action: "token", outcome: "failure", reason: "invalid_grant", targetUserId: code.user_id },
+          log,
+        );
+      }
+      throw invalidGrant();
+    } finally {
+      attempt.end();
+    }
   };
 }

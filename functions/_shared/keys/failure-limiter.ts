@@ -1,71 +1,35 @@
 /**
  * How many key verifications that cost a database read and found no live key
- * one client may cause: a token bucket per client address, `perMinute`
- * tokens refilled evenly over a minute, at most `perMinute` saved up.
+ * one client may cause across the whole cluster: `perMinute` per client
+ * address in each minute (a fixed window aligned to the clock), counted in
+ * shared counters (counters/window-limiter.ts), so the limit does not grow
+ * with the number of isolates.
  *
- * `check` comes before a read and refuses a client with no token left;
- * `charge` comes after a read that found no live key. Valid keys never
- * spend anything, however many a client verifies at once. Reads already
- * under way when the budget runs out are charged too, as debt (at most one
- * more minute's worth), so a client that fires many at once waits longer
- * afterwards. Malformed keys and cache hits cost no read and never get here.
+ * The verifier (verify.ts) acquires before a read and releases after it,
+ * counting the read only when it found no live key: valid keys never spend
+ * anything, and neither does a read that failed on our side. Reads under way
+ * are reserved, so a client firing many at once waits for its earlier reads
+ * rather than overshooting; past its share between two flush answers, a read
+ * waits (at most the flush interval) for the cluster's total, so a client
+ * under the limit is slowed a little, never refused. Malformed keys and cache hits cost no read and
+ * never get here.
  *
- * A decision only, no I/O (its state is the counts per address): the clock
- * comes in with each call; the verifier applies the
- * decision (verify.ts) and the route turns a refusal into 429.
+ * The bound: with `isolates` isolates serving one client, the cluster admits
+ * at most perMinute - 1 + isolates x shareOf(perMinute) reads that find no key
+ * per client per minute (counters/window-limit.ts). While the counters
+ * cannot be flushed (the database is down: those reads fail anyway), each
+ * isolate holds the limit on its own, as before: fail-open to a per-isolate
+ * limit, never closed by our own outage.
  */
+import type { SharedCounters } from "../counters/shared-counters.ts";
+import { WindowLimiter } from "../counters/window-limiter.ts";
+
 export const DEFAULT_FAILURES_PER_MINUTE = 60;
+export const FAILURE_BUCKET = "key_failures";
 
-export interface LimitDecision {
-  allowed: boolean;
-  /** When refused: whole seconds until one more read is allowed. */
-  retryAfterSeconds: number;
-}
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-const ALLOWED: LimitDecision = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
-
-export class FailureLimiter {
-  readonly #buckets = new Map<string, Bucket>();
-  readonly #perMinute: number;
-  readonly #maxClients: number;
-
-  /** `perMinute` 0 turns the limit off. */
-  constructor(perMinute: number, maxClients = 10_000) {
-    if (!(Number.isInteger(perMinute) && perMinute >= 0)) throw new RangeError("perMinute must be a whole number");
-    this.#perMinute = perMinute;
-    this.#maxClients = maxClients;
-  }
-
-  #tokens(client: string, now: number): number {
-    const bucket = this.#buckets.get(client);
-    if (!bucket) return this.#perMinute;
-    return Math.min(this.#perMinute, bucket.tokens + (Math.max(0, now - bucket.at) * this.#perMinute) / 60_000);
-  }
-
-  /** May this client start a read now? Changes nothing. */
-  check(client: string | null, now: number): LimitDecision {
-    if (this.#perMinute === 0 || !client) return ALLOWED;
-    const tokens = this.#tokens(client, now);
-    if (tokens >= 1) return ALLOWED;
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(((1 - tokens) * 60) / this.#perMinute)) };
-  }
-
-  /** A read for this client found no live key: one token spent. */
-  charge(client: string | null, now: number): void {
-    if (this.#perMinute === 0 || !client) return;
-    const tokens = Math.max(-this.#perMinute, this.#tokens(client, now) - 1);
-    this.#buckets.delete(client);
-    // Maps iterate in insertion order: the first is the least recently charged client.
-    while (this.#buckets.size >= this.#maxClients) this.#buckets.delete(this.#buckets.keys().next().value as string);
-    this.#buckets.set(client, { tokens, at: now });
-  }
-
-  get size(): number {
-    return this.#buckets.size;
-  }
+/** The limiter for `perMinute` (null for 0: no limit). */
+export function createFailureLimiter(perMinute: number, counters: SharedCounters): WindowLimiter | null {
+  if (!(Number.isInteger(perMinute) && perMinute >= 0)) throw new RangeError("perMinute must be a whole number");
+  if (perMinute === 0) return null;
+  return new WindowLimiter({ name: FAILURE_BUCKET, limit: perMinute, windowSeconds: 60, counters });
 }

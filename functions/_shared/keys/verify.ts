@@ -23,21 +23,26 @@
  *
  * Failure limit: each read that finds no live key spends one of the
  * client's `failuresPerMinute` (keyed by the address something trusted
- * vouches for, IPv6 by network: client-key.ts); a read that finds one, or fails on our side,
- * spends nothing. A client out of budget gets 429 for any key
- * that would need a read, its own valid keys included (a hit in the cache of
- * live keys is still served): the read is what the limit protects. Other
- * clients are unaffected.
+ * vouches for, IPv6 by network: client-key.ts), counted across the cluster
+ * (failure-limiter.ts); a read that finds one, or fails on our side, spends
+ * nothing. A client out of budget gets 429 for any key that would need a
+ * read, its own valid keys included (a hit in the cache of live keys is
+ * still served): the read is what the limit protects. Other clients are
+ * unaffected. The check and the count are in memory: a refused read costs no
+ * I/O, an admitted one nothing but its read.
  */
 import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
 import { clientKey } from "../client-key.ts";
 import { type ClientAddressSettings, loadClientAddressSettings } from "../config.ts";
+import { flushToDatabase } from "../counters/flush-to-database.ts";
+import { SharedCounters } from "../counters/shared-counters.ts";
+import type { LimitTicket } from "../counters/window-limiter.ts";
 import type { Db } from "../db.ts";
 import type { VerifyRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { sha256, toKeyString } from "../hash.ts";
 import { type Logger, logError } from "../http.ts";
-import { DEFAULT_FAILURES_PER_MINUTE, FailureLimiter } from "./failure-limiter.ts";
+import { createFailureLimiter, DEFAULT_FAILURES_PER_MINUTE } from "./failure-limiter.ts";
 import { parseApiKey } from "./format.ts";
 import { scopesWithinRole } from "./scopes.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
@@ -59,7 +64,8 @@ export interface VerifiedKey {
  * The key's owner and scopes, or null for anything that is not a live key.
  * Synchronous when no database read is needed (a malformed key, a cache hit):
  * the hot path then costs no promise. `await` works on either. Throws 429
- * `rate_limited` (synchronously) when the client is over its failure limit.
+ * `rate_limited` when the client is over its failure limit: synchronously,
+ * or (the promise rejects) once its reads under way have ended.
  */
 export type Verification = VerifiedKey | null | Promise<VerifiedKey | null>;
 
@@ -80,6 +86,8 @@ export interface KeyVerifierDeps {
   failuresPerMinute?: number;
   /** Who the client is, for the failure limit (config.clientAddress); the defaults without it. */
   clientAddress?: ClientAddressSettings;
+  /** Where the failure counts are shared; defaults to the database's shared counters. */
+  counters?: SharedCounters;
   /** Defaults to the runtime's `EdgeRuntime.waitUntil`, where there is one. */
   waitUntil?: WaitUntil;
   log?: Logger;
@@ -108,6 +116,7 @@ export function createKeyVerifier({
   cacheMaxEntries = 10_000,
   failuresPerMinute = DEFAULT_FAILURES_PER_MINUTE,
   clientAddress = loadClientAddressSettings({}),
+  counters,
   waitUntil,
   log = logError,
 }: KeyVerifierDeps): KeyVerifier {
@@ -118,7 +127,10 @@ export function createKeyVerifier({
     now,
   });
   const touches = new TouchLimiter(cacheMaxEntries);
-  const failures = new FailureLimiter(failuresPerMinute);
+  const failures = createFailureLimiter(
+    failuresPerMinute,
+    counters ?? new SharedCounters({ flush: flushToDatabase(db), now, waitUntil, log }),
+  );
   // Reads under way, by key: concurrent misses of one key share a read (bounded by the keys in flight).
   const inFlight = new Map<string, Promise<Cached | null>>();
 
@@ -130,13 +142,30 @@ export function createKeyVerifier({
     );
   }
 
-  async function load(hash: Uint8Array, cacheKey: string, client: string | null): Promise<Cached | null> {
+  /**
+   * May this client start a read: its ticket (null: no limit applies), or a
+   * promise of one once its reads under way allow; throws 429 when refused.
+   */
+  function admit(client: string | null): LimitTicket | null | Promise<LimitTicket | null> {
+    if (!failures || !client) return null;
+    const admission = failures.acquire(client, now());
+    if (admission.kind === "admit") return admission.ticket;
+    if (admission.kind === "refuse") throw tooManyFailures(admission.retryAfterSeconds);
+    return admission.until.then(() => admit(client));
+  }
+
+  async function load(hash: Uint8Array, cacheKey: string, ticket: LimitTicket | null): Promise<Cached | null> {
     // The entry's lifetime counts from here: the row may be read at any moment until the reply.
     const readAt = now();
-    const rows = await db.query<VerifyRow>("select * from keygate.lookup_api_key($1)", [hash]);
+    let rows: VerifyRow[] | undefined;
+    try {
+      rows = await db.query<VerifyRow>("select * from keygate.lookup_api_key($1)", [hash]);
+    } finally {
+      // Only a read that found no live key counts; one that failed on our side does not.
+      if (ticket) failures?.release(ticket, rows?.length === 0, now());
+    }
     const row = rows[0];
     if (!row) {
-      failures.charge(client, now());
       notLive.set(cacheKey, true, null, readAt);
       return null;
     }
@@ -174,9 +203,10 @@ export function createKeyVerifier({
       let read = inFlight.get(cacheKey);
       if (!read) {
         const client = from ? clientKey(from, clientAddress) : null;
-        const decision = failures.check(client, now());
-        if (!decision.allowed) throw tooManyFailures(decision.retryAfterSeconds);
-        read = load(hash, cacheKey, client).finally(() => inFlight.delete(cacheKey));
+        const ticket = admit(client);
+        read = (
+          ticket instanceof Promise ? ticket.then((t) => load(hash, cacheKey, t)) : load(hash, cacheKey, ticket)
+        ).finally(() => inFlight.delete(cacheKey));
         inFlight.set(cacheKey, read);
       }
       return read.then((found) => (found ? used(found) : null));

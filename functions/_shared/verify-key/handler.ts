@@ -66,6 +66,13 @@ function answer(presented: string | null, key: VerifiedKey | null): Response {
 }
 
 export function createVerifyKeyHandler({ config, verifier, log = logError }: VerifyKeyHandlerDeps) {
+  function failed(err: unknown): Response {
+    // Over the failure limit (at once, or after waiting for the client's reads under way): 429 with
+    // Retry-After, in this route's own shape.
+    if (err instanceof KeygateError && err.code === "rate_limited") return refusal(err)();
+    return toResponse(err, log);
+  }
+
   // Not async: a malformed key or a cache hit is answered without a promise.
   function handle(req: Request): Response | Promise<Response> {
     try {
@@ -74,11 +81,9 @@ export function createVerifyKeyHandler({ config, verifier, log = logError }: Ver
       const verification = verifier.verify(presented, req);
       if (!(verification instanceof Promise)) return answer(presented, verification);
       // The promise's own catch: a `return` from this try does not wait for it.
-      return verification.then((key) => answer(presented, key)).catch((err) => toResponse(err, log));
+      return verification.then((key) => answer(presented, key)).catch(failed);
     } catch (err) {
-      // Over the failure limit: 429 with Retry-After, in this route's own shape.
-      if (err instanceof KeygateError && err.code === "rate_limited") return refusal(err)();
-      return toResponse(err, log);
+      return failed(err);
     }
   }
   return withKeyCors(config.allowBrowserKeys, "GET, POST, OPTIONS", handle);

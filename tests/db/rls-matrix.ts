@@ -310,6 +310,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "effective_capabilities",
             "end_sessions_of_deactivated_user",
             "list_audit_events",
+            "list_own_audit_events",
             "record_sign_in",
             "record_sign_out",
             "role_allows_scope",

@@ -11,8 +11,15 @@ import { h } from "./dom.js";
 import { describeError, formatDateTime } from "./words.js";
 
 /**
+ * Who acted: a user, or (in a user's own activity, for anyone but themselves)
+ * an administrator the API does not name; null for no one (Keygate itself, or
+ * the operator's command).
+ * @typedef {{ type: "user", id: string, email: string | null } | { type: "administrator" } | null} AuditActor
+ */
+
+/**
  * @typedef {{ id: string, occurred_at: string, action: string, outcome: string, reason: string | null,
- *   actor: { id: string, email: string | null } | null, target: { id: string, email: string | null } | null,
+ *   actor: AuditActor, target: { id: string, email: string | null } | null,
  *   target_key_id: string | null, client_address: string | null, user_agent: string | null,
  *   details: Record<string, unknown> }} AuditEvent
  */
@@ -56,13 +63,22 @@ export function describeEvent(e) {
 }
 
 /**
- * A table of events; `withUsers` adds who acted and on whom (the admin page).
+ * Who acted, in the user's own activity: the only user the API names there is
+ * the user themselves.
+ * @param {AuditActor} actor
+ */
+const byWhom = (actor) => (actor === null ? "Keygate" : actor.type === "administrator" ? "An administrator" : "You");
+
+/**
+ * A table of events: who acted (you, an administrator, Keygate) and from
+ * where; `withUsers` (the admin page) names who acted and on whom instead.
  * @param {AuditEvent[]} events
  * @param {{ withUsers?: boolean }} [options]
  */
 export function eventTable(events, { withUsers = false } = {}) {
-  const headings = ["When", "What", ...(withUsers ? ["By", "Whose"] : []), "Result", "From"];
-  const who = (/** @type {{ email: string | null } | null} */ u) => (u ? (u.email ?? "(deleted user)") : "system");
+  const headings = ["When", "What", ...(withUsers ? ["By", "Whose"] : ["By"]), "Result", "From"];
+  /** @param {AuditActor | { email: string | null }} u */
+  const who = (u) => (u === null ? "system" : "email" in u ? (u.email ?? "(deleted user)") : "an administrator");
   return h("table", { class: "keys events" }, [
     h("thead", {}, [
       h(
@@ -83,12 +99,13 @@ export function eventTable(events, { withUsers = false } = {}) {
                 h("td", { "data-label": "By" }, [who(e.actor)]),
                 h("td", { "data-label": "Whose" }, [e.target ? who(e.target) : ""]),
               ]
-            : []),
+            : [h("td", { "data-label": "By" }, [byWhom(e.actor)])]),
           h("td", { "data-label": "Result" }, [
             h("span", { class: `status status-${e.outcome === "success" ? "active" : "revoked"}` }, [
               e.outcome === "success" ? "OK" : "Refused",
             ]),
           ]),
+          // The own view gives no address for what someone else did.
           h("td", { "data-label": "From" }, [e.client_address ?? ""]),
         ]),
       ),

@@ -146,10 +146,16 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
     );
     expect(refused.status).toBe(401);
 
-    // Their own activity lists what the admin did.
+    // Their own activity lists what the admin did, by "an administrator", never by whom.
     const theirs = await dashboardOf(user);
     const activity = theirs.getByTestId("activity");
-    await activity.getByRole("row", { name: /Role changed from member to viewer/ }).waitFor();
-    await activity.getByRole("row", { name: /Revoked key “nightly”/ }).waitFor();
+    const changed = activity.getByRole("row", { name: /Role changed from member to viewer/ });
+    await changed.waitFor();
+    const revoked = activity.getByRole("row", { name: /Revoked key “nightly”/ });
+    await revoked.waitFor();
+    for (const row of [changed, revoked]) {
+      expect(await row.getByRole("cell").allTextContents()).toContain("An administrator");
+    }
+    expect(await activity.textContent()).not.toContain("lead@example.test");
   }, 60_000);
 });

@@ -2,7 +2,8 @@
  * The audit log of sign-in (real OpenID provider, real Deno server): sign-in
  * and its refusals with a reason code, sign-out, the role a new user gets
  * (DEFAULT_ROLE, ADMIN_EMAILS, once), and each user's own activity at
- * `GET /auth/activity`. Never a token, cookie or code in an event.
+ * `GET /auth/activity`, which says that an administrator acted but never
+ * who, from where or with what. Never a token, cookie or code in an event.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CookieClient } from "../helpers/cookie-client.ts";
@@ -164,5 +165,126 @@ describe("GET /auth/activity", () => {
         })
       ).status,
     ).toBe(405);
+  });
+});
+
+describe("GET /auth/activity: what a user sees of someone else's actions", () => {
+  /** Every change an administrator can make to a user, as the audit log names it. */
+  const ADMIN_ACTIONS = [
+    "user.role_changed",
+    "user.capabilities_changed",
+    "user.deactivated",
+    "user.reactivated",
+    "key.revoked",
+  ];
+  const theirs = { "user-agent": "erin-laptop/1", "x-forwarded-for": "192.0.2.10" };
+  const ops = { "user-agent": "ops-console/9", "x-forwarded-for": "198.51.100.77" };
+  type Event = {
+    id: string;
+    action: string;
+    reason: string | null;
+    actor: Record<string, unknown> | null;
+    client_address: string | null;
+    user_agent: string | null;
+    details: Record<string, unknown>;
+  };
+
+  /** Erin signs in for the first time, makes a key, and an admin then does everything an admin can to her. */
+  async function arrange() {
+    const account = `erin${crypto.randomUUID().slice(0, 8)}`;
+    oidc.accounts.set(account, { email: `${account}@example.test`, email_verified: true });
+    const first = await signIn(account, theirs);
+    const me = (await first.browser.fetch(`${auth}/session`).then((r) => r.json())) as { id: string; email: string };
+    const cookie = (b: CookieClient) => `kg_session=${b.get(`${server.url}/`, "kg_session")}`;
+    const made = await call(server.url, "api-keys", {
+      method: "POST",
+      headers: { cookie: cookie(first.browser), origin: server.url, ...theirs },
+      json: { name: "laptop", scopes: ["jobs:read"] },
+    });
+    expect(made.status).toBe(201);
+
+    const admin = await signedInWith(database.admin, { role: "admin", email: `ops-${account}@example.test` });
+    const asAdmin = (path: string, method: string, json?: unknown) =>
+      call(server.url, path, { method, json, headers: { cookie: admin.cookie, origin: server.url, ...ops } });
+    expect((await asAdmin(`admin/users/${me.id}`, "PATCH", { role: "viewer" })).status).toBe(200);
+    expect((await asAdmin(`admin/users/${me.id}`, "PATCH", { capabilities: ["audit.read"] })).status).toBe(200);
+    expect((await asAdmin(`admin/users/${me.id}/deactivate`, "POST")).status).toBe(200);
+    expect((await asAdmin(`admin/users/${me.id}/reactivate`, "POST")).status).toBe(200);
+    expect((await asAdmin(`admin/keys/${made.body.id}`, "DELETE")).status).toBe(204);
+    // The operator's first-admin command (scripts/admin.mjs calls this function): no actor at all.
+    await database.admin.query("select keygate.admin_update_user_by_email($1, 'member', null)", [me.email]);
+
+    // Deactivation ended her session: she signs in again to look.
+    const again = await signIn(account, theirs);
+    const own = await call(server.url, "auth/activity?limit=100", { headers: { cookie: cookie(again.browser) } });
+    expect(own.status).toBe(200);
+    return { me, admin, asAdmin, events: own.body.events as Event[], body: JSON.stringify(own.body) };
+  }
+
+  it("shows that an administrator acted, when and what, never who, from where or with what", async () => {
+    const { me, admin, events, body } = await arrange();
+    const byAdmin = events.filter((e) => e.actor?.type === "administrator");
+    expect(byAdmin.map((e) => e.action).reverse()).toEqual(ADMIN_ACTIONS);
+    for (const e of byAdmin) {
+      expect(e, e.action).toMatchObject({ actor: { type: "administrator" }, client_address: null, user_agent: null });
+      expect(Object.keys(e.actor ?? {}), e.action).toEqual(["type"]);
+    }
+    expect(byAdmin.map((e) => e.details).reverse()).toEqual([
+      { from: "member", to: "viewer" },
+      { from: [], to: ["audit.read"] },
+      {},
+      {},
+      { name: "laptop" },
+    ]);
+    // No one's actions (the new account's role, the operator's command) show an address or agent either.
+    const bySystem = events.filter((e) => e.actor === null);
+    expect(bySystem.map((e) => [e.action, e.reason, e.details]).reverse()).toEqual([
+      ["user.role_changed", "first_sign_in", { from: "viewer", to: "member" }],
+      ["user.role_changed", null, { from: "viewer", to: "member" }],
+    ]);
+    for (const e of bySystem) expect([e.client_address, e.user_agent]).toEqual([null, null]);
+    for (const secret of [admin.id, admin.email, ops["user-agent"], ops["x-forwarded-for"], "keygate admin command"]) {
+      expect(body).not.toContain(secret);
+    }
+
+    // Her own actions keep her address and agent, as the table holds them.
+    const mine = events.filter((e) => e.actor?.type === "user");
+    expect(mine.map((e) => e.action).reverse()).toEqual(["sign_in", "key.created", "sign_in"]);
+    const { rows } = await database.admin.query<{ id: string; address: string | null }>(
+      "select id::text, host(client_address) as address from public.audit_events where actor_id = $1",
+      [me.id],
+    );
+    const recorded = new Map(rows.map((r) => [r.id, r.address]));
+    for (const e of mine) {
+      expect(e.actor, e.action).toEqual({ type: "user", id: me.id, email: me.email });
+      expect(e.user_agent, e.action).toBe(theirs["user-agent"]);
+      expect(e.client_address, e.action).not.toBeNull();
+      expect(e.client_address, e.action).toBe(recorded.get(e.id));
+    }
+    expect(events.length).toBe(byAdmin.length + bySystem.length + mine.length);
+  });
+
+  it("keeps everything in the admin view: who acted, from where and with what", async () => {
+    const { me, admin, asAdmin } = await arrange();
+    const res = await asAdmin(`admin/audit?target=${me.id}&actor=${admin.id}&limit=100`, "GET");
+    expect(res.status).toBe(200);
+    const events = res.body.events as Event[];
+    expect(events.map((e) => e.action).reverse()).toEqual(ADMIN_ACTIONS);
+    const { rows } = await database.admin.query<{ id: string; address: string | null }>(
+      "select id::text, host(client_address) as address from public.audit_events where actor_id = $1",
+      [admin.id],
+    );
+    const recorded = new Map(rows.map((r) => [r.id, r.address]));
+    for (const e of events) {
+      expect(e.actor, e.action).toEqual({ type: "user", id: admin.id, email: admin.email });
+      expect(e.user_agent, e.action).toBe(ops["user-agent"]);
+      expect(e.client_address, e.action).not.toBeNull();
+      expect(e.client_address, e.action).toBe(recorded.get(e.id));
+    }
+    const command = await asAdmin(`admin/audit?target=${me.id}&action=user.role_changed&limit=100`, "GET");
+    expect(command.body.events.map((e: Event) => [e.actor, e.user_agent])).toContainEqual([
+      null,
+      "keygate admin command",
+    ]);
   });
 });

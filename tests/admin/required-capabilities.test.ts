@@ -1,8 +1,17 @@
-/** Which capability each admin action needs (a pure decision), and the users cursor. */
-import { describe, expect, it } from "vitest";
-import { assertCapabilities, requiredCapabilities } from "../../functions/_shared/admin/required-capabilities.ts";
+/**
+ * Which capability each admin action needs (a pure decision), which must be
+ * exactly the rule of the SQL function keygate.admin_required_capabilities
+ * that the admin changes apply under their lock; and the users cursor.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AdminAction,
+  assertCapabilities,
+  requiredCapabilities,
+} from "../../functions/_shared/admin/required-capabilities.ts";
 import { decodeUserCursor, encodeUserCursor } from "../../functions/_shared/admin/user-cursor.ts";
 import { KeygateError } from "../../functions/_shared/errors.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 describe("requiredCapabilities", () => {
   it("maps reads and key revocation to their capability", () => {
@@ -50,6 +59,50 @@ describe("requiredCapabilities", () => {
       code: "forbidden",
       message: "This needs the capability users.manage and capabilities.grant.",
     });
+  });
+});
+
+describe("requiredCapabilities against keygate.admin_required_capabilities", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it("agrees with the SQL function for every action, target role and change", async () => {
+    const roles = ["", "viewer", "member", "admin"] as const;
+    const changes = [undefined, "viewer", "member", "admin"] as const;
+    const lists = [undefined, [], ["users.read"]];
+    const actions: AdminAction[] = [
+      { kind: "list_users" },
+      { kind: "get_user" },
+      { kind: "read_audit" },
+      { kind: "revoke_key" },
+      ...roles.map((targetRole): AdminAction => ({ kind: "set_active", targetRole })),
+      ...roles.flatMap((targetRole) =>
+        changes.flatMap((role) =>
+          lists.map((capabilities): AdminAction => ({ kind: "update_user", targetRole, role, capabilities })),
+        ),
+      ),
+    ];
+    const sql: string[][] = [];
+    for (const a of actions) {
+      const { rows } = await database.admin.query<{ needs: string[] }>(
+        "select keygate.admin_required_capabilities($1, $2, $3, $4) as needs",
+        [
+          a.kind,
+          "targetRole" in a ? a.targetRole || null : null,
+          a.kind === "update_user" ? (a.role ?? null) : null,
+          a.kind === "update_user" ? (a.capabilities ?? null) : null,
+        ],
+      );
+      sql.push(rows[0].needs);
+    }
+    expect(actions.map((a) => requiredCapabilities(a))).toEqual(sql);
+    // Not trivially uniform: nothing, one capability, and two.
+    expect(new Set(sql.map((needs) => needs.length))).toEqual(new Set([0, 1, 2]));
   });
 });
 

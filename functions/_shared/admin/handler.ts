@@ -10,12 +10,16 @@
  *   DELETE /admin/keys/<id>              (keys.revoke_any) -> 204
  *   GET    /admin/audit?actor=&target=&user=&action=&outcome=&cursor=&limit=  (audit.read)
  *
- * Which capability each change needs is decided in required-capabilities.ts;
- * without it the answer is 403 `forbidden`. Removing the last active admin
- * (demoting or deactivating them) is 409 `last_admin`, enforced in SQL under
- * a lock. Every change is recorded in the audit log by the SQL function that
- * makes it, in the same transaction. Cookie-authenticated changes need an
- * allowed Origin (CSRF), as in api-keys.
+ * Which capability each action needs is the rule of required-capabilities.ts;
+ * without it the answer is 403 `forbidden`. A change (role, capabilities,
+ * active flag, key revocation) is decided by the SQL function that makes it,
+ * under the lock of the rows it depends on, with the target's current role
+ * and the actor's current capabilities; here the rule only refuses early
+ * what no target would allow. Removing the last active admin (demoting or
+ * deactivating them) is 409 `last_admin`, enforced in SQL under a lock.
+ * Every change is recorded in the audit log by the SQL function that makes
+ * it, in the same transaction. Cookie-authenticated changes need an allowed
+ * Origin (CSRF), as in api-keys.
  */
 import { z } from "zod";
 import { listAuditEvents, parseAuditQuery } from "../audit/list-events.ts";
@@ -29,7 +33,7 @@ import type { ApiKeyInfoRow } from "../db-rows.ts";
 import { KeygateError } from "../errors.ts";
 import { handleErrors, json, type Logger, logError, methodNotAllowed, notFound, readJson, subPath } from "../http.ts";
 import { isUuid } from "../uuid.ts";
-import { lastAdminError } from "./admin-errors.ts";
+import { adminError } from "./admin-errors.ts";
 import { ALL_CAPABILITIES, isCapability, ROLES } from "./capabilities.ts";
 import { type AdminAction, assertCapabilities, requiredCapabilities } from "./required-capabilities.ts";
 import { decodeUserCursor, encodeUserCursor } from "./user-cursor.ts";
@@ -198,10 +202,9 @@ export function createAdminHandler({
       }
       case "update_user": {
         const body = await readJson(req, updateBody);
-        // What any target needs first, so a caller without it learns nothing about the target.
+        // What any target needs, early, so a caller without it learns nothing about the target. What this
+        // target needs is decided by the SQL function, under its lock.
         need({ kind: "update_user", targetRole: "", role: body.role, capabilities: body.capabilities });
-        const current = await targetUser(target.id);
-        need({ kind: "update_user", targetRole: current.role, role: body.role, capabilities: body.capabilities });
         try {
           const [user] = await db.query<AdminUserRow>(
             "select * from keygate.admin_update_user($1, $2, $3, $4, $5, $6)",
@@ -209,13 +212,11 @@ export function createAdminHandler({
           );
           return json({ user: presentUser(user) }, { headers: noStore });
         } catch (err) {
-          throw lastAdminError(err);
+          throw adminError(err);
         }
       }
       case "set_active": {
         need({ kind: "set_active", targetRole: "" });
-        const current = await targetUser(target.id);
-        need({ kind: "set_active", targetRole: current.role });
         try {
           const [user] = await db.query<AdminUserRow>(
             "select * from keygate.admin_set_user_active($1, $2, $3, $4, $5)",
@@ -223,17 +224,22 @@ export function createAdminHandler({
           );
           return json({ user: presentUser(user) }, { headers: noStore });
         } catch (err) {
-          throw lastAdminError(err);
+          throw adminError(err);
         }
       }
       case "revoke_key": {
         need({ kind: "revoke_key" });
-        const rows = await db.query("select * from keygate.admin_revoke_key($1, $2, $3, $4)", [
-          actor.id,
-          target.id,
-          meta.clientAddress,
-          meta.userAgent,
-        ]);
+        let rows: unknown[];
+        try {
+          rows = await db.query("select * from keygate.admin_revoke_key($1, $2, $3, $4)", [
+            actor.id,
+            target.id,
+            meta.clientAddress,
+            meta.userAgent,
+          ]);
+        } catch (err) {
+          throw adminError(err);
+        }
         if (rows.length === 0) throw notFound();
         return new Response(null, { status: 204 });
       }

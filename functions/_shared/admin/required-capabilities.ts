@@ -6,8 +6,14 @@
  * capabilities needs `capabilities.grant`. Making someone an admin, or
  * acting on an admin (changing their role, deactivating them), grants or
  * takes away every capability at once, so it needs `capabilities.grant` too.
+ *
+ * The authority for a change is the SQL function that makes it: it applies
+ * the same rule (keygate.admin_required_capabilities; a test checks that the
+ * two agree) to the target and the actor as they are under its lock. Here
+ * the rule decides the reads (users, the audit log) and refuses a change
+ * early when the actor lacks what any target would need.
  */
-import { KeygateError } from "../errors.ts";
+import { missingCapabilityError } from "./admin-errors.ts";
 import type { Capability, Role } from "./capabilities.ts";
 
 export type AdminAction =
@@ -42,5 +48,5 @@ export function requiredCapabilities(action: AdminAction): Capability[] {
 export function assertCapabilities(held: readonly string[], needed: readonly Capability[]): void {
   const missing = needed.filter((c) => !held.includes(c));
   if (missing.length === 0) return;
-  throw new KeygateError("forbidden", `This needs the capability ${missing.join(" and ")}.`);
+  throw missingCapabilityError(missing);
 }

@@ -1,13 +1,19 @@
 /**
  * Reads the audit log, newest first, a page at a time: the user's own
- * activity (`GET /auth/activity`) and everyone's for holders of `audit.read`
- * (`GET /admin/audit`). Filters and the cursor come from the query string:
+ * activity (`GET /auth/activity`, listOwnAuditEvents) and everyone's for
+ * holders of `audit.read` (`GET /admin/audit`, listAuditEvents). Filters and
+ * the cursor come from the query string:
  *
  *   ?limit=1..100 (default 50) &cursor=<next_cursor of the previous page>
  *   &action=<name> &outcome=success|failure
  *   &actor=<user id> &target=<user id> &user=<user id: actor or target>   (admin only)
  *
  * The answer is `{events: [...], next_cursor}`; `next_cursor` is null on the last page.
+ * An event's `actor` is null (no one: Keygate itself or the operator's
+ * command), `{type: "user", id, email}`, or, in a user's own view for anyone
+ * but themselves, `{type: "administrator"}`: the own view's SQL function
+ * (keygate.list_own_audit_events) never returns another actor's identity,
+ * address or user agent, so nothing here can show them.
  */
 import { z } from "zod";
 import type { Db } from "../db.ts";
@@ -28,7 +34,11 @@ export interface AuditEventRow {
   client_address: string | null;
   user_agent: string | null;
   details: Record<string, unknown>;
+  /** Only in the own view: who acted, as keygate.list_own_audit_events tells it. */
+  actor_type?: "user" | "administrator" | "system";
 }
+
+export type AuditActor = { type: "user"; id: string; email: string | null } | { type: "administrator" };
 
 const uuid = z.string().regex(UUID_PATTERN, { message: "a user id" });
 
@@ -64,6 +74,11 @@ export function parseAuditQuery(url: URL, { own = false } = {}): AuditQuery {
   return parsed.data;
 }
 
+function actorOf(e: AuditEventRow): AuditActor | null {
+  if (e.actor_type === "administrator") return { type: "administrator" };
+  return e.actor_id ? { type: "user", id: e.actor_id, email: e.actor_email } : null;
+}
+
 function present(e: AuditEventRow) {
   return {
     id: String(e.id),
@@ -71,7 +86,7 @@ function present(e: AuditEventRow) {
     action: e.action,
     outcome: e.outcome,
     reason: e.reason,
-    actor: e.actor_id ? { id: e.actor_id, email: e.actor_email } : null,
+    actor: actorOf(e),
     target: e.target_user_id ? { id: e.target_user_id, email: e.target_email } : null,
     target_key_id: e.target_key_id,
     client_address: e.client_address,
@@ -80,6 +95,15 @@ function present(e: AuditEventRow) {
   };
 }
 
+function pageOf(rows: AuditEventRow[], limit: number) {
+  const page = rows.slice(0, limit);
+  return {
+    events: page.map(present),
+    next_cursor: rows.length > limit ? String(page[page.length - 1].id) : null,
+  };
+}
+
+/** Everyone's events, in full (`GET /admin/audit`). */
 export async function listAuditEvents(db: Db, query: AuditQuery) {
   const rows = await db.query<AuditEventRow>("select * from keygate.list_audit_events($1, $2, $3, $4, $5, $6, $7)", [
     query.cursor ?? null,
@@ -90,9 +114,21 @@ export async function listAuditEvents(db: Db, query: AuditQuery) {
     query.action ?? null,
     query.outcome ?? null,
   ]);
-  const page = rows.slice(0, query.limit);
-  return {
-    events: page.map(present),
-    next_cursor: rows.length > query.limit ? String(page[page.length - 1].id) : null,
-  };
+  return pageOf(rows, query.limit);
+}
+
+/** The events `userId` did or that touched them, another actor's identity, address and agent left out. */
+export async function listOwnAuditEvents(
+  db: Db,
+  userId: string,
+  query: Pick<AuditQuery, "limit" | "cursor" | "action" | "outcome">,
+) {
+  const rows = await db.query<AuditEventRow>("select * from keygate.list_own_audit_events($1, $2, $3, $4, $5)", [
+    userId,
+    query.cursor ?? null,
+    query.limit + 1,
+    query.action ?? null,
+    query.outcome ?? null,
+  ]);
+  return pageOf(rows, query.limit);
 }

@@ -90,17 +90,17 @@ select throws_ok($$ select keygate.admin_update_user(null, 'b0000000-0000-4000-8
   '22023', null, 'an unknown role is refused');
 
 -- The last active admin.
-select throws_ok($$ select keygate.admin_update_user(null, 'a0000000-0000-4000-8000-0000000000a1', 'member', null) $$,
+select throws_ok($$ select keygate.admin_update_user('a0000000-0000-4000-8000-0000000000a1', 'a0000000-0000-4000-8000-0000000000a1', 'member', null) $$,
   'KG008', null, 'the last active admin cannot be demoted');
-select throws_ok($$ select keygate.admin_set_user_active(null, 'a0000000-0000-4000-8000-0000000000a1', false) $$,
+select throws_ok($$ select keygate.admin_set_user_active('a0000000-0000-4000-8000-0000000000a1', 'a0000000-0000-4000-8000-0000000000a1', false) $$,
   'KG008', null, 'the last active admin cannot be deactivated');
-select keygate.admin_update_user(null, 'b0000000-0000-4000-8000-0000000000b1', 'admin', null);
-select lives_ok($$ select keygate.admin_update_user(null, 'a0000000-0000-4000-8000-0000000000a1', 'member', null) $$,
+select keygate.admin_update_user('a0000000-0000-4000-8000-0000000000a1', 'b0000000-0000-4000-8000-0000000000b1', 'admin', null);
+select lives_ok($$ select keygate.admin_update_user('b0000000-0000-4000-8000-0000000000b1', 'a0000000-0000-4000-8000-0000000000a1', 'member', null) $$,
   'with a second admin, the first may be demoted');
-select throws_ok($$ select keygate.admin_set_user_active(null, 'b0000000-0000-4000-8000-0000000000b1', false) $$,
+select throws_ok($$ select keygate.admin_set_user_active('b0000000-0000-4000-8000-0000000000b1', 'b0000000-0000-4000-8000-0000000000b1', false) $$,
   'KG008', null, 'and then the other one is the last');
-select keygate.admin_update_user(null, 'a0000000-0000-4000-8000-0000000000a1', 'admin', null);
-select keygate.admin_update_user(null, 'b0000000-0000-4000-8000-0000000000b1', 'member', null);
+select keygate.admin_update_user('b0000000-0000-4000-8000-0000000000b1', 'a0000000-0000-4000-8000-0000000000a1', 'admin', null);
+select keygate.admin_update_user('a0000000-0000-4000-8000-0000000000a1', 'b0000000-0000-4000-8000-0000000000b1', 'member', null);
 
 -- Deactivation ends sessions, and reactivation brings none back.
 select is((select count(*)::integer from keygate.get_session(sha256('pgtap member session'), 3600, 86400)), 1, 'the session works');

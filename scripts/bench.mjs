@@ -41,7 +41,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { isLoopbackHost } from "../functions/_shared/loopback.js";
+import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
 import { denoRunArgs, denoV8Flags } from "./deno-run.mjs";
 import { migrate } from "./migrate.mjs";
 import { pgbouncerBinary, startPgBouncer } from "./pgbouncer.mjs";

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import { exportJWK, generateKeyPair } from "jose";
 import Provider, { interactionPolicy } from "oidc-provider";
-import { isLoopbackHost } from "../functions/_shared/loopback.js";
+import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
 import { avatarDataUrl } from "./dev-oidc/avatar.mjs";
 import { escapeHtml, PRESET_IDENTITIES, renderLoginPage } from "./dev-oidc/login-page.mjs";
 import { createMemoryAdapter } from "./dev-oidc/memory-adapter.mjs";

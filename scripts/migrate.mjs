@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { isLoopbackHost } from "../functions/_shared/loopback.js";
+import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const supabaseBin = path.join(root, "node_modules", ".bin", "supabase");

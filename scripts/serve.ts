@@ -4,10 +4,11 @@
  * (the static files of web/) at /. Each function's entry file is imported as
  * is; its default export's `fetch` handles the requests under its name.
  */
-import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/client-address.ts";
-import { loadConfig } from "../functions/_shared/config.ts";
-import { isLoopbackHost } from "../functions/_shared/loopback.js";
-import { startupNotes } from "../functions/_shared/startup-notes.ts";
+
+import { loadConfig } from "../functions/_shared/config/config.ts";
+import { startupNotes } from "../functions/_shared/config/startup-notes.ts";
+import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
+import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/http/client-address.ts";
 
 const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin"];
 const root = new URL("../", import.meta.url);

@@ -22,7 +22,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
-import { isLoopbackHost } from "../functions/_shared/loopback.js";
+import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
 import { denoRunArgs } from "./deno-run.mjs";
 import { startEmbeddedDatabase } from "./embedded-db.mjs";
 import { migrate } from "./migrate.mjs";

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
-  isLoopbackHost,
   loadAuthLimitSettings,
   loadClientAddressSettings,
   loadConfig,
   loadKeySettings,
   SUPABASE_EMAIL_UNPROVABLE,
-} from "../functions/_shared/config.ts";
+} from "../functions/_shared/config/config.ts";
+import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
 
 describe("loadConfig", () => {
   it("defaults to the Supabase local port, its origin and the kg prefix", () => {

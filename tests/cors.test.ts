@@ -5,7 +5,7 @@
  */
 import { corsHeaders as supabaseCorsHeaders } from "@supabase/supabase-js/cors";
 import { describe, expect, it } from "vitest";
-import { corsHeaders, withCors } from "../functions/_shared/cors.ts";
+import { corsHeaders, withCors } from "../functions/_shared/http/cors.ts";
 
 const APP = "https://app.example.test";
 const allowedHeaders = (value: string | null | undefined) =>

@@ -2,11 +2,11 @@
 // Any other function can guard itself the same way:
 //   export default { fetch: withApiKey({ scopes: ["jobs:write"] }, (req, ctx) => ...) };
 import { createUserResolver } from "../_shared/auth/require-user.ts";
-import { loadConfig } from "../_shared/config.ts";
-import { openDb } from "../_shared/db.ts";
-import { createJobsHandler } from "../_shared/jobs/handler.ts";
-import { isSummaryRoute } from "../_shared/jobs/route.ts";
-import { createJobSummaryHandler } from "../_shared/jobs/summary.ts";
+import { loadConfig } from "../_shared/config/config.ts";
+import { openDb } from "../_shared/db/db.ts";
+import { createJobsHandler } from "../_shared/handlers/jobs/handler.ts";
+import { isSummaryRoute } from "../_shared/handlers/jobs/route.ts";
+import { createJobSummaryHandler } from "../_shared/handlers/jobs/summary.ts";
 import { createKeyVerifierFromConfig } from "../_shared/keys/verifier-from-config.ts";
 import { createWithApiKey } from "../_shared/keys/with-api-key.ts";
 

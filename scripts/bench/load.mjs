@@ -4,7 +4,7 @@
 // an event loop with anything it measures). Reads its options as JSON from
 // argv[2], prints one JSON line: {rps, p50, p99, requests, non2xx, errors}.
 import autocannon from "autocannon";
-import { isLoopbackHost } from "../../functions/_shared/loopback.js";
+import { isLoopbackHost } from "../../functions/_shared/core/loopback.js";
 
 /**
  * The line this prints: requests per second, latency percentiles in ms, and counts.

@@ -15,7 +15,7 @@
 -- holding the capability: keygate.effective_capabilities), and raises KG009,
 -- naming what is missing, before it changes anything. The rule of what a
 -- change needs is keygate.admin_required_capabilities, the same rule as
--- requiredCapabilities in functions/_shared/admin/required-capabilities.ts
+-- requiredCapabilities in functions/_shared/handlers/admin/required-capabilities.ts
 -- (a test checks that they agree); the TypeScript one stays as an early
 -- refusal and for `GET /admin/me`.
 --

@@ -4,13 +4,13 @@
  * that the admin changes apply under their lock; and the users cursor.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
 import {
   type AdminAction,
   assertCapabilities,
   requiredCapabilities,
-} from "../../functions/_shared/admin/required-capabilities.ts";
-import { decodeUserCursor, encodeUserCursor } from "../../functions/_shared/admin/user-cursor.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+} from "../../functions/_shared/handlers/admin/required-capabilities.ts";
+import { decodeUserCursor, encodeUserCursor } from "../../functions/_shared/handlers/admin/user-cursor.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 
 describe("requiredCapabilities", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { requestMeta } from "../../functions/_shared/audit/request-meta.ts";
-import { enterLocalRequest, leaveLocalRequest } from "../../functions/_shared/client-address.ts";
-import { loadClientAddressSettings } from "../../functions/_shared/config.ts";
+import { loadClientAddressSettings } from "../../functions/_shared/config/config.ts";
+import { enterLocalRequest, leaveLocalRequest } from "../../functions/_shared/http/client-address.ts";
 
 const request = (headers: Record<string, string>) => new Request("http://127.0.0.1/", { headers });
 

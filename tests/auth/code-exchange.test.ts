@@ -8,10 +8,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKeysHandler } from "../../functions/_shared/api-keys/handler.ts";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import { createUserResolver } from "../../functions/_shared/auth/require-user.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createApiKeysHandler } from "../../functions/_shared/handlers/api-keys/handler.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";

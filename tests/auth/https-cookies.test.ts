@@ -5,9 +5,9 @@
  * production.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import type { OAuthProvider } from "../../functions/_shared/auth/oauth-provider.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 

@@ -7,8 +7,8 @@
 
 import { decodeJwt, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";

@@ -3,11 +3,11 @@
  * every open-redirect shape is refused at login time with 400.
  */
 import { describe, expect, it } from "vitest";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import type { OAuthProvider } from "../../functions/_shared/auth/oauth-provider.ts";
 import { resolveRedirect } from "../../functions/_shared/auth/redirect.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import type { Db } from "../../functions/_shared/db.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import type { Db } from "../../functions/_shared/db/db.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 
 const config = loadConfig({
   KEYGATE_ENV: "development",

@@ -7,13 +7,13 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
-import { EXCHANGE_SIGN_IN_CODE } from "../../functions/_shared/auth/token-handler.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
 import { flushToDatabase } from "../../functions/_shared/counters/flush-to-database.ts";
 import { SharedCounters } from "../../functions/_shared/counters/shared-counters.ts";
-import type { Db } from "../../functions/_shared/db.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+import type { Db } from "../../functions/_shared/db/db.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
+import { EXCHANGE_SIGN_IN_CODE } from "../../functions/_shared/handlers/auth/token.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { roomInThisMinute } from "../helpers/minute-window.ts";

@@ -5,10 +5,10 @@
 
 import { UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import { hashSessionToken } from "../../functions/_shared/auth/sessions.ts";
 import { recordSignIn } from "../../functions/_shared/auth/sign-in.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { authTables } from "./db-state.ts";
 

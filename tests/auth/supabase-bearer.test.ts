@@ -11,12 +11,12 @@ import { decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT, Unsecu
 import { HttpResponse, http as mock } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createApiKeysHandler } from "../../functions/_shared/api-keys/handler.ts";
-import { createAuthHandler } from "../../functions/_shared/auth/handler.ts";
 import { createUserResolver } from "../../functions/_shared/auth/require-user.ts";
 import { recordSignIn } from "../../functions/_shared/auth/sign-in.ts";
 import { createSupabaseTokenVerifier, LEGACY_SECRET_MESSAGE } from "../../functions/_shared/auth/supabase-token.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createApiKeysHandler } from "../../functions/_shared/handlers/api-keys/handler.ts";
+import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { insertKey } from "../keys/helpers.ts";
 import { authTables } from "./db-state.ts";

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mapDbError } from "../../functions/_shared/db.ts";
-import { ConnectionPool, type PoolLimits } from "../../functions/_shared/db-pool.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { mapDbError } from "../../functions/_shared/db/errors.ts";
+import { ConnectionPool, type PoolLimits } from "../../functions/_shared/db/pool.ts";
 import { adminUrl } from "../helpers/postgres.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,8 +6,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "../../functions/_shared/db.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { createDb } from "../../functions/_shared/db/db.ts";
 import { type RunningPglite, startPglite } from "../helpers/pglite.ts";
 
 describe("the embedded database over pglite-socket", () => {

@@ -12,10 +12,9 @@
 import { spawn } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_DB_POOL_MAX } from "../../functions/_shared/config.ts";
-import { DB_IDLE_TIMEOUT_MS } from "../../functions/_shared/db.ts";
+import { DEFAULT_CACHE_TTL_MS, DEFAULT_DB_POOL_MAX } from "../../functions/_shared/config/defaults.ts";
+import { DB_IDLE_TIMEOUT_MS } from "../../functions/_shared/db/db.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
-import { DEFAULT_CACHE_TTL_MS } from "../../functions/_shared/keys/verify.ts";
 import { denoRunArgs } from "../../scripts/deno-run.mjs";
 import { migrate } from "../../scripts/migrate.mjs";
 import {

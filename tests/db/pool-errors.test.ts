@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { mapDbError, poolSettingsFor } from "../../functions/_shared/db.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
-import { jitteredRetryAfter } from "../../functions/_shared/retry-after.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { jitteredRetryAfter } from "../../functions/_shared/core/retry-after.ts";
+import { poolSettingsFor } from "../../functions/_shared/db/db.ts";
+import { mapDbError } from "../../functions/_shared/db/errors.ts";
 
 function pgError(code: string, message = "x"): Error & { code: string } {
   return Object.assign(new Error(message), { code });

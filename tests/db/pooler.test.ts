@@ -9,8 +9,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "../../functions/_shared/db.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { createDb } from "../../functions/_shared/db/db.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { pgbouncerMissing, type RunningPgBouncer, startPgBouncer } from "../helpers/pgbouncer.ts";

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { poolSettingsFor } from "../../functions/_shared/db.ts";
-import { tlsFor } from "../../functions/_shared/db-tls.ts";
+import { poolSettingsFor } from "../../functions/_shared/db/db.ts";
+import { tlsFor } from "../../functions/_shared/db/tls.ts";
 
 /** What node-postgres itself will use, after reading the URL and the options together. */
 function sslPgUses(url: string): unknown {

@@ -4,9 +4,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "../../functions/_shared/db.ts";
-import type { UserRow } from "../../functions/_shared/db-rows.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { createDb } from "../../functions/_shared/db/db.ts";
+import type { UserRow } from "../../functions/_shared/db/rows.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 
 let database: TestDatabase;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ERROR_STATUS } from "../../functions/_shared/errors.ts";
+import { ERROR_STATUS } from "../../functions/_shared/core/errors.ts";
 import { projectRoot } from "../helpers/server.ts";
 
 /** The rows of the "Error codes" table of docs/api.md: code -> status. */

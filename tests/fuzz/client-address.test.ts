@@ -10,10 +10,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { requestMeta } from "../../functions/_shared/audit/request-meta.ts";
-import { clientAddress, enterLocalRequest, leaveLocalRequest } from "../../functions/_shared/client-address.ts";
-import { clientKey } from "../../functions/_shared/client-key.ts";
-import { type ClientAddressSettings, loadClientAddressSettings } from "../../functions/_shared/config.ts";
-import { parseIpAddress } from "../../functions/_shared/ip/ip-address.ts";
+import { type ClientAddressSettings, loadClientAddressSettings } from "../../functions/_shared/config/config.ts";
+import { parseIpAddress } from "../../functions/_shared/core/ip/ip-address.ts";
+import { clientAddress, enterLocalRequest, leaveLocalRequest } from "../../functions/_shared/http/client-address.ts";
+import { clientKey } from "../../functions/_shared/http/client-key.ts";
 import { ADDRESS_HEADERS, addressHeaderValue } from "./addresses.ts";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? "150") * 10;

@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
-import { createDb, type Db } from "../../functions/_shared/db.ts";
+import { createDb, type Db } from "../../functions/_shared/db/db.ts";
 import { adminUrl, databaseUrlFor } from "./postgres.ts";
 
 export interface TestDatabase {

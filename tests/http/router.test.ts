@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { json } from "../../functions/_shared/http/response.ts";
 import { type CorsPolicy, createRouter, type Params, route } from "../../functions/_shared/http/router.ts";
-import { json } from "../../functions/_shared/http.ts";
 
 const ID = "0b7f6a2e-3c1d-4e5f-8a9b-0c1d2e3f4a5b";
 const base = "http://127.0.0.1:54321/functions/v1";

@@ -4,11 +4,17 @@
  * how the Jobs view words progress.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_JOB_SETTINGS, loadJobSettings } from "../../functions/_shared/config.ts";
-import { decodeCursor, encodeCursor } from "../../functions/_shared/jobs/cursor.ts";
-import { transitionRefusal } from "../../functions/_shared/jobs/refusal.ts";
-import { isSummaryRoute } from "../../functions/_shared/jobs/route.ts";
-import { assertFieldSize, idempotencyKey, parseListQuery, parseRunAt } from "../../functions/_shared/jobs/schemas.ts";
+import { loadJobSettings } from "../../functions/_shared/config/config.ts";
+import { DEFAULT_JOB_SETTINGS } from "../../functions/_shared/config/defaults.ts";
+import { decodeCursor, encodeCursor } from "../../functions/_shared/handlers/jobs/cursor.ts";
+import { transitionRefusal } from "../../functions/_shared/handlers/jobs/refusal.ts";
+import { isSummaryRoute } from "../../functions/_shared/handlers/jobs/route.ts";
+import {
+  assertFieldSize,
+  idempotencyKey,
+  parseListQuery,
+  parseRunAt,
+} from "../../functions/_shared/handlers/jobs/schemas.ts";
 import { describeProgress } from "../../web/words.js";
 
 const code = (fn: () => unknown) => {

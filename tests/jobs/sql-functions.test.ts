@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JobRow, JobSubmissionRow } from "../../functions/_shared/db-rows.ts";
+import type { JobRow, JobSubmissionRow } from "../../functions/_shared/db/rows.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 
 let database: TestDatabase;

@@ -1,7 +1,7 @@
 /** Shared arrangements for the API key suites. */
 import type pg from "pg";
-import type { Db } from "../../functions/_shared/db.ts";
-import { sha256 } from "../../functions/_shared/hash.ts";
+import { sha256 } from "../../functions/_shared/core/hash.ts";
+import type { Db } from "../../functions/_shared/db/db.ts";
 import { generateApiKey, keyStart } from "../../functions/_shared/keys/format.ts";
 
 /** Inserts a key straight through SQL (as the api-keys function would) and returns it. */

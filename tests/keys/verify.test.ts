@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
 import { flushToDatabase } from "../../functions/_shared/counters/flush-to-database.ts";
 import { SharedCounters } from "../../functions/_shared/counters/shared-counters.ts";
-import type { Db } from "../../functions/_shared/db.ts";
-import { KeygateError } from "../../functions/_shared/errors.ts";
+import type { Db } from "../../functions/_shared/db/db.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";

@@ -1,6 +1,6 @@
 /** `withApiKey` in-process (its handler is a plain Request -> Response function), against real Postgres. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { type ApiKeyContext, createWithApiKey } from "../../functions/_shared/keys/with-api-key.ts";

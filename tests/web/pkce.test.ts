@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { s256 } from "../../functions/_shared/auth/token-handler.ts";
+import { s256 } from "../../functions/_shared/handlers/auth/token.ts";
 import { challengeFor, newVerifier } from "../../web/pkce.js";
 
 describe("PKCE in the dashboard", () => {

@@ -16,9 +16,9 @@
  * address or user agent, so nothing here can show them.
  */
 import { z } from "zod";
-import type { Db } from "../db.ts";
-import { KeygateError } from "../errors.ts";
-import { UUID_PATTERN } from "../uuid.ts";
+import { KeygateError } from "../core/errors.ts";
+import { UUID_PATTERN } from "../core/uuid.ts";
+import type { Db } from "../db/db.ts";
 
 export interface AuditEventRow {
   id: string;

@@ -7,8 +7,9 @@
  * a sign-in or a refusal into another answer. Only whitelisted facts go into
  * `details`; never a key, token, cookie or code.
  */
-import type { Db } from "../db.ts";
-import { type Logger, logError } from "../http.ts";
+
+import { type Logger, logError } from "../core/log.ts";
+import type { Db } from "../db/db.ts";
 import type { RequestMeta } from "./request-meta.ts";
 
 export interface AuditEvent {

@@ -8,8 +8,9 @@
  * written itself. It is the full address, canonical, not the limits'
  * IPv6 network. Null when nothing vouches for one.
  */
-import { clientAddress } from "../client-address.ts";
-import type { ClientAddressSettings } from "../config.ts";
+
+import type { ClientAddressSettings } from "../config/config.ts";
+import { clientAddress } from "../http/client-address.ts";
 
 export interface RequestMeta {
   clientAddress: string | null;

@@ -6,8 +6,9 @@
  * the client's address and agent like every other, and only the whitelisted
  * facts in `details`; never a key, token, cookie or code.
  */
-import type { Db } from "../db.ts";
-import { type Logger, logError } from "../http.ts";
+
+import { type Logger, logError } from "../core/log.ts";
+import type { Db } from "../db/db.ts";
 import type { RequestMeta } from "./request-meta.ts";
 
 export const RECORD_THROTTLED_EVENT =

@@ -12,7 +12,7 @@
  * Only the auth function's callback reads the login cookie, and only the
  * session resolver the session cookie, each by its exact name.
  */
-import type { Config } from "../config.ts";
+import type { Config } from "../config/config.ts";
 
 export interface CookieSettings {
   secure: boolean;

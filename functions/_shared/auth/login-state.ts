@@ -6,7 +6,7 @@
  */
 import { EncryptJWT, jwtDecrypt } from "jose";
 import { z } from "zod";
-import { CODE_CHALLENGE_SHAPE } from "./sign-in-code.ts";
+import { CODE_CHALLENGE_SHAPE } from "./code-shapes.ts";
 
 export const LOGIN_STATE_TTL_SECONDS = 600;
 

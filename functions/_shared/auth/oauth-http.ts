@@ -4,7 +4,7 @@
  * when the provider's host is loopback (`isLoopbackHost`).
  */
 import * as oauth from "oauth4webapi";
-import { isLoopbackHost } from "../config.ts";
+import { isLoopbackHost } from "../core/loopback.js";
 
 export interface OAuthHttpOptions {
   [oauth.customFetch]: (url: string, options: oauth.CustomFetchOptions<string, unknown>) => Promise<Response>;

@@ -6,8 +6,8 @@
  * (a failed discovery is retried on the next attempt).
  */
 import * as oauth from "oauth4webapi";
-import { type Logger, logError } from "../http.ts";
-import { nonBlank } from "../non-blank.ts";
+import { type Logger, logError } from "../core/log.ts";
+import { nonBlank } from "../core/non-blank.ts";
 import { authorizationUrl, exchangeCode } from "./authorization-code.ts";
 import { oauthHttpOptions } from "./oauth-http.ts";
 import type { LoginAttempt, OAuthProvider, ProviderProfile } from "./oauth-provider.ts";

@@ -6,8 +6,8 @@
  * the upstream answer could not be used). Details are logged without secrets.
  */
 import * as oauth from "oauth4webapi";
-import { KeygateError } from "../errors.ts";
-import { type Logger, logError } from "../http.ts";
+import { KeygateError } from "../core/errors.ts";
+import { type Logger, logError } from "../core/log.ts";
 
 /** Provider-supplied text is logged, but never more than a short, bounded excerpt. */
 const excerpt = (value: unknown) => String(value).slice(0, 100);

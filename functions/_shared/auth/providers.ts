@@ -2,8 +2,8 @@
  * The sign-in providers the configuration enables (docs/configuration.md), in
  * a fixed order: the generic OpenID provider, Google, GitHub.
  */
-import type { Config } from "../config.ts";
-import type { Logger } from "../http.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../core/log.ts";
 import { createGithubProvider } from "./github-provider.ts";
 import type { OAuthProvider } from "./oauth-provider.ts";
 import { createOidcProvider } from "./oidc-provider.ts";

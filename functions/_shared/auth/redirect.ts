@@ -7,8 +7,8 @@
  * other schemes (`javascript:`), relative paths, and credentials in the URL.
  * A decision only, no I/O: returns the absolute URL to redirect to, or throws `invalid_redirect`.
  */
-import type { Config } from "../config.ts";
-import { KeygateError } from "../errors.ts";
+import type { Config } from "../config/config.ts";
+import { KeygateError } from "../core/errors.ts";
 
 const MAX_LENGTH = 2048;
 

@@ -30,16 +30,16 @@
  */
 import { requestMeta } from "../audit/request-meta.ts";
 import { recordThrottledEvent } from "../audit/throttled-event.ts";
-import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
-import type { AuthLimitSettings } from "../config.ts";
-import { type ClientAddressSettings, loadClientAddressSettings } from "../config.ts";
+import type { AuthLimitSettings } from "../config/config.ts";
+import { type ClientAddressSettings, loadClientAddressSettings } from "../config/config.ts";
+import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../core/background.ts";
+import { base64url } from "../core/base64url.ts";
+import { KeygateError } from "../core/errors.ts";
+import { sha256 } from "../core/hash.ts";
+import { type Logger, logError } from "../core/log.ts";
 import type { SharedCounters } from "../counters/shared-counters.ts";
 import { type Admission, type LimitTicket, WindowLimiter } from "../counters/window-limiter.ts";
-import type { Db } from "../db.ts";
-import { KeygateError } from "../errors.ts";
-import { sha256 } from "../hash.ts";
-import { type Logger, logError } from "../http.ts";
-import { base64url } from "./base64url.ts";
+import type { Db } from "../db/db.ts";
 
 /** The route an attempt is on: the name of its throttled event. */
 export type RefusalAction = "sign_in" | "token";

@@ -10,12 +10,13 @@
  * when missing or when their last sign-in is over an hour old (which also
  * refreshes name and image from the token).
  */
-import { recordSignInEvent } from "../audit/auth-events.ts";
+
 import { requestMeta } from "../audit/request-meta.ts";
-import type { Config } from "../config.ts";
-import type { Db } from "../db.ts";
-import type { UserRow } from "../db-rows.ts";
-import { KeygateError } from "../errors.ts";
+import type { Config } from "../config/config.ts";
+import { KeygateError } from "../core/errors.ts";
+import type { Db } from "../db/db.ts";
+import type { UserRow } from "../db/rows.ts";
+import { recordSignInEvent } from "./auth-events.ts";
 import { cookieSettings } from "./cookie-settings.ts";
 import { readCookies } from "./cookies.ts";
 import { sessionBearer } from "./session-bearer.ts";

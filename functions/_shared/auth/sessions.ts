@@ -5,9 +5,10 @@
  * deletes the row, and `get_session` returns nothing for an inactive user,
  * so both take effect on the very next request.
  */
-import type { Db } from "../db.ts";
-import { sha256 } from "../hash.ts";
-import { base64url } from "./base64url.ts";
+
+import { base64url } from "../core/base64url.ts";
+import { sha256 } from "../core/hash.ts";
+import type { Db } from "../db/db.ts";
 import type { AuthenticatedUser } from "./user.ts";
 
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;

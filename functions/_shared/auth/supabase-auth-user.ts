@@ -12,8 +12,8 @@
  *   - Auth refuses the token (signed out, banned, deleted user): null
  *   - Auth unreachable, slow or failing: 503 `service_unavailable`, never 401
  */
-import type { Config } from "../config.ts";
-import { KeygateError } from "../errors.ts";
+import type { Config } from "../config/config.ts";
+import { KeygateError } from "../core/errors.ts";
 
 export interface SupabaseAuthUser {
   subject: string;

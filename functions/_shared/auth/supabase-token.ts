@@ -20,10 +20,10 @@
  * (or at the first fetch of the key set), and every such token is refused.
  */
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, type JSONWebKeySet, jwtVerify } from "jose";
-import type { Config } from "../config.ts";
-import { KeygateError } from "../errors.ts";
-import { type Logger, logError } from "../http.ts";
-import { nonBlank } from "../non-blank.ts";
+import type { Config } from "../config/config.ts";
+import { KeygateError } from "../core/errors.ts";
+import { type Logger, logError } from "../core/log.ts";
+import { nonBlank } from "../core/non-blank.ts";
 import type { ProviderProfile } from "./oauth-provider.ts";
 
 export const SUPABASE_AUDIENCE = "authenticated";

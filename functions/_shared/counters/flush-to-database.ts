@@ -5,7 +5,7 @@
  * bounded batch of expired rows). Pooler-safe: one statement, no session
  * state.
  */
-import type { Db } from "../db.ts";
+import type { Db } from "../db/db.ts";
 import type { CounterTotal, FlushCounters } from "./shared-counters.ts";
 
 export const ADD_TO_SHARED_COUNTERS = "select * from keygate.add_to_shared_counters($1, $2, $3, $4, $5)";

@@ -26,8 +26,8 @@
  * (window-limiter.ts: one overflow bucket for everyone new). An entry goes
  * once its window has ended and nothing of it is unflushed.
  */
-import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
-import { type Logger, logError } from "../http.ts";
+import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../core/background.ts";
+import { type Logger, logError } from "../core/log.ts";
 
 /** At most one flush per isolate (and store) this often, while there is something to flush. */
 export const FLUSH_INTERVAL_MS = 2000;

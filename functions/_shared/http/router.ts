@@ -26,10 +26,11 @@
  * answered without a promise (verify-key/handler.ts).
  */
 
-import { isPreflight, withHeaders } from "../cors.ts";
-import { KeygateError } from "../errors.ts";
-import { type Logger, logError, methodNotAllowed, notFound, toResponse } from "../http.ts";
-import { isUuid } from "../uuid.ts";
+import { KeygateError } from "../core/errors.ts";
+import { type Logger, logError } from "../core/log.ts";
+import { isUuid } from "../core/uuid.ts";
+import { isPreflight, withHeaders } from "./cors.ts";
+import { methodNotAllowed, notFound, toResponse } from "./response.ts";
 
 export type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
 

@@ -24,7 +24,6 @@
 import type { SharedCounters } from "../counters/shared-counters.ts";
 import { WindowLimiter } from "../counters/window-limiter.ts";
 
-export const DEFAULT_FAILURES_PER_MINUTE = 60;
 export const FAILURE_BUCKET = "key_failures";
 
 /** The limiter for `perMinute` (null for 0: no limit). */

@@ -4,7 +4,7 @@
  * caller learns nothing about which keys exist. Built once: the refusal path
  * is as cheap as it can be.
  */
-import { KeygateError } from "../errors.ts";
+import { KeygateError } from "../core/errors.ts";
 
 export const INVALID_API_KEY_MESSAGE = "A valid API key is required.";
 

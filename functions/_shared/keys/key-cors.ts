@@ -6,7 +6,7 @@
  * key is in a header, never a cookie): the request's Origin is reflected,
  * with the same allowed request headers as the browser routes (cors.ts).
  */
-import { ALLOWED_HEADERS, isPreflight, withHeaders } from "../cors.ts";
+import { ALLOWED_HEADERS, isPreflight, withHeaders } from "../http/cors.ts";
 
 export function withKeyCors(
   allowBrowserKeys: boolean,

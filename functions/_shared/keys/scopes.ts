@@ -2,7 +2,7 @@
  * The documented API key scopes. Add a scope here (with what it allows) and
  * keys may be created with it; routes ask for scopes through `withApiKey`.
  */
-import { KeygateError } from "../errors.ts";
+import { KeygateError } from "../core/errors.ts";
 
 export const SCOPES = {
   "jobs:read": "List and read the key owner's jobs.",

@@ -14,9 +14,7 @@
  *
  * No I/O: the clock comes in as a parameter (it holds state: the entries).
  */
-/** How long an isolate may serve a verification by default: the revocation bound docs/security.md states. */
-export const DEFAULT_CACHE_TTL_MS = 5_000;
-export const MAX_CACHE_TTL_MS = 10_000;
+import { MAX_CACHE_TTL_MS } from "../config/defaults.ts";
 
 export interface VerifyCacheOptions {
   ttlMs: number;

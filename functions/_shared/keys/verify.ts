@@ -31,24 +31,25 @@
  * unaffected. The check and the count are in memory: a refused read costs no
  * I/O, an admitted one nothing but its read.
  */
-import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../background.ts";
-import { clientKey } from "../client-key.ts";
-import { type ClientAddressSettings, loadClientAddressSettings } from "../config.ts";
+
+import { type ClientAddressSettings, loadClientAddressSettings } from "../config/config.ts";
+import { DEFAULT_CACHE_TTL_MS, DEFAULT_FAILURES_PER_MINUTE } from "../config/defaults.ts";
+import { runInBackground, runtimeWaitUntil, type WaitUntil } from "../core/background.ts";
+import { KeygateError } from "../core/errors.ts";
+import { sha256, toKeyString } from "../core/hash.ts";
+import { type Logger, logError } from "../core/log.ts";
 import { flushToDatabase } from "../counters/flush-to-database.ts";
 import { SharedCounters } from "../counters/shared-counters.ts";
 import type { LimitTicket } from "../counters/window-limiter.ts";
-import type { Db } from "../db.ts";
-import type { VerifyRow } from "../db-rows.ts";
-import { KeygateError } from "../errors.ts";
-import { sha256, toKeyString } from "../hash.ts";
-import { type Logger, logError } from "../http.ts";
-import { createFailureLimiter, DEFAULT_FAILURES_PER_MINUTE } from "./failure-limiter.ts";
+import type { Db } from "../db/db.ts";
+import type { VerifyRow } from "../db/rows.ts";
+import { clientKey } from "../http/client-key.ts";
+import { createFailureLimiter } from "./failure-limiter.ts";
 import { parseApiKey } from "./format.ts";
 import { scopesWithinRole } from "./scopes.ts";
 import { TouchLimiter } from "./touch-limiter.ts";
-import { DEFAULT_CACHE_TTL_MS, VerifyCache } from "./verify-cache.ts";
+import { VerifyCache } from "./verify-cache.ts";
 
-export { DEFAULT_CACHE_TTL_MS } from "./verify-cache.ts";
 /** Keys found not live, remembered: a small cache, for repeats (a flood of distinct keys is the limiter's job). */
 export const NEGATIVE_CACHE_ENTRIES = 1_000;
 

@@ -5,9 +5,7 @@
  * scope asked for, and gets the key's owner:
  *
  *   // functions/my-function/index.ts
- *   import { loadConfig } from "../_shared/config.ts";
- *   import { openDb } from "../_shared/db.ts";
- *   import { createWithApiKey } from "../_shared/keys/with-api-key.ts";
+ *   import { createWithApiKey, loadConfig, openDb } from "../_shared/public/mod.ts";
  *
  *   const config = loadConfig(Deno.env.toObject());
  *   const db = openDb(config);
@@ -25,14 +23,16 @@
  * through `toResponse`.
  * CORS: none unless ALLOW_BROWSER_KEYS=true (see key-cors.ts).
  */
-import type { Config } from "../config.ts";
-import type { Db } from "../db.ts";
-import { handleErrors, type Logger, logError } from "../http.ts";
+import type { Config } from "../config/config.ts";
+import { type Logger, logError } from "../core/log.ts";
+import type { Db } from "../db/db.ts";
+import { handleErrors } from "../http/response.ts";
 import { invalidApiKey } from "./invalid-api-key.ts";
 import { withKeyCors } from "./key-cors.ts";
 import { presentedKey } from "./presented-key.ts";
 import { assertScopes, isScope } from "./scopes.ts";
-import { createKeyVerifier, type KeyVerifier } from "./verify.ts";
+import { createKeyVerifierFromConfig } from "./verifier-from-config.ts";
+import type { KeyVerifier } from "./verify.ts";
 
 export interface ApiKeyContext {
   userId: string;
@@ -55,15 +55,15 @@ export type WithApiKey = (
 ) => (req: Request) => Response | Promise<Response>;
 
 export interface WithApiKeyDeps {
-  config: Pick<Config, "apiKeyPrefix" | "allowBrowserKeys">;
-  /** Give either a verifier or the database to build one from. */
+  config: Pick<Config, "apiKeyPrefix" | "allowBrowserKeys" | "keys" | "clientAddress">;
+  /** Give either a verifier or the database to build one from (with the configuration's cache, failure limit and client address). */
   verifier?: KeyVerifier;
   db?: Db;
   log?: Logger;
 }
 
 export function createWithApiKey({ config, verifier, db, log = logError }: WithApiKeyDeps): WithApiKey {
-  const keys = verifier ?? (db ? createKeyVerifier({ db, prefix: config.apiKeyPrefix, log }) : undefined);
+  const keys = verifier ?? (db ? createKeyVerifierFromConfig(config, db, log) : undefined);
   if (!keys) throw new Error("createWithApiKey needs a verifier or a db");
 
   return (options, handler) => {

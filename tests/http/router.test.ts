@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { CorsPolicy } from "../../functions/_shared/http/cors.ts";
 import { json } from "../../functions/_shared/http/response.ts";
-import { type CorsPolicy, createRouter, type Params, route } from "../../functions/_shared/http/router.ts";
+import { createRouter, type Params, route } from "../../functions/_shared/http/router.ts";
 
 const ID = "0b7f6a2e-3c1d-4e5f-8a9b-0c1d2e3f4a5b";
 const base = "http://127.0.0.1:54321/functions/v1";
@@ -99,6 +100,9 @@ describe("createRouter", () => {
     expect((await mixed(new Request(`${base}/a/summary`))).headers.get("x-policy")).toBe("open");
     expect((await mixed(new Request(`${base}/a`))).headers.get("x-policy")).toBe("closed");
     expect((await mixed(new Request(`${base}/nowhere`))).headers.get("x-policy")).toBe("closed");
+    // A path with no route: the router's policy answers, so the page can read the 404 that follows.
+    const nowhere = await preflight("/nowhere");
+    expect([nowhere.status, nowhere.headers.get("x-policy")]).toEqual([204, "closed"]);
   });
 
   it("refuses a table it cannot read at start-up", () => {

@@ -1,9 +1,12 @@
 /**
- * CORS for the routes a browser uses (`auth`, `api-keys`): only the
- * dashboard's allowed origins get credentialed cross-origin access. Routes
- * that take API keys use keys/key-cors.ts, which shares the header list and
- * `isPreflight`/`withHeaders` from here.
+ * CORS for the routes a browser uses (`auth`, `api-keys`, `admin`, the jobs
+ * summary): only the dashboard's allowed origins get credentialed
+ * cross-origin access (`browserCors`). Routes that take API keys use
+ * keys/key-cors.ts, which shares the header list and `isPreflight` /
+ * `withHeaders` from here. A router applies a `CorsPolicy` per route
+ * (router.ts).
  */
+
 /**
  * The request headers a browser may send, on every route that grants CORS: the ones supabase-js sends
  * (`authorization`, `apikey`, `content-type`, `x-client-info`, `x-retry-count`;
@@ -63,5 +66,28 @@ export function withCors(
     const headers = corsHeaders(req, allowedOrigins, methods);
     if (isPreflight(req)) return new Response(null, { status: 204, headers });
     return withHeaders(await handler(req), headers);
+  };
+}
+
+/** Who may call a route from a browser, and how its answers say so. */
+export interface CorsPolicy {
+  /** The answer to a preflight for a path whose routes accept `methods` (e.g. "GET, POST, OPTIONS"). */
+  preflight(req: Request, methods: string): Response;
+  /** Headers added to every answer of such a path. */
+  headers(req: Request, methods: string): Record<string, string>;
+}
+
+/** No cross-origin access at all: a preflight gets 204 without CORS headers, which a browser treats as a refusal. */
+export const NO_CORS: CorsPolicy = {
+  preflight: () => new Response(null, { status: 204 }),
+  headers: () => ({}),
+};
+
+/** Credentialed CORS for `allowedOrigins` only; any other origin gets no CORS headers (and a refused preflight). */
+export function browserCors(allowedOrigins: readonly string[]): CorsPolicy {
+  return {
+    preflight: (req, methods) =>
+      new Response(null, { status: 204, headers: corsHeaders(req, allowedOrigins, methods) }),
+    headers: (req, methods) => corsHeaders(req, allowedOrigins, methods),
   };
 }

@@ -18,18 +18,19 @@
  * No route for the path: 404 `not_found`. A route for the path but not the
  * method: 405 `method_not_allowed` with `Allow` (the path's methods and
  * OPTIONS). A CORS preflight (OPTIONS with `Access-Control-Request-Method`)
- * is answered by the CORS policy of the route the browser asks for, and every
- * answer carries that policy's headers. Whatever a handler throws goes
+ * is answered by the CORS policy of the route the browser asks for (for a
+ * path with no route, the router's own policy, so the page can read the
+ * 404 that follows), and every answer carries that policy's headers. Whatever a handler throws goes
  * through `toResponse`.
  *
  * `verify-key` does not use it: its single route is the hot path and is
- * answered without a promise (verify-key/handler.ts).
+ * answered without a promise (handlers/verify-key/handler.ts).
  */
 
 import { KeygateError } from "../core/errors.ts";
 import { type Logger, logError } from "../core/log.ts";
 import { isUuid } from "../core/uuid.ts";
-import { isPreflight, withHeaders } from "./cors.ts";
+import { type CorsPolicy, isPreflight, NO_CORS, withHeaders } from "./cors.ts";
 import { methodNotAllowed, notFound, toResponse } from "./response.ts";
 
 export type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -45,20 +46,6 @@ export type RouteHandler<P extends string, C> = (
   params: Params<P>,
   ctx: C,
 ) => Response | Promise<Response>;
-
-/** Who may call a route from a browser, and how its answers say so. */
-export interface CorsPolicy {
-  /** The answer to a preflight for a path whose routes accept `methods` (e.g. "GET, POST, OPTIONS"). */
-  preflight(req: Request, methods: string): Response;
-  /** Headers added to every answer of such a path. */
-  headers(req: Request, methods: string): Record<string, string>;
-}
-
-/** No cross-origin access at all: a preflight gets 204 without CORS headers, which a browser treats as a refusal. */
-export const NO_CORS: CorsPolicy = {
-  preflight: () => new Response(null, { status: 204 }),
-  headers: () => ({}),
-};
 
 type Matcher = { kind: "literal"; text: string } | { kind: "any" | "uuid"; name: string };
 
@@ -141,6 +128,7 @@ export function createRouter<C = void>(
   { cors = NO_CORS, log = logError }: RouterOptions = {},
 ): (req: Request, ctx: C) => Promise<Response> {
   if (routes.length === 0) throw new Error("a router needs at least one route");
+  const everyMethod = [...new Set(routes.map((r) => r.method)), "OPTIONS"].join(", ");
 
   return async (req, ctx) => {
     let policy = cors;
@@ -152,7 +140,11 @@ export function createRouter<C = void>(
         const params = r.match(segments);
         if (params) candidates.push({ route: r, params });
       }
-      if (candidates.length === 0) throw notFound();
+      if (candidates.length === 0) {
+        // The browser then sends the request itself, and can read its 404.
+        if (isPreflight(req)) return cors.preflight(req, everyMethod);
+        throw notFound();
+      }
       const allowed = [...new Set(candidates.map((c) => c.route.method))];
       methods = [...allowed, "OPTIONS"].join(", ");
       const wanted = isPreflight(req) ? req.headers.get("access-control-request-method")?.toUpperCase() : req.method;

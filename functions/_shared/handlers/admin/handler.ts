@@ -1,14 +1,8 @@
 /**
- * `admin`: user administration for holders of admin capabilities.
- *
- *   GET    /admin/me                     -> 200 {capabilities}: what the caller may do here (any signed-in user)
- *   GET    /admin/users?query=&cursor=&limit=  (users.read) -> 200 {users: [...], next_cursor}
- *   GET    /admin/users/<id>             (users.read) -> 200 {user, keys}: never a key or a hash
- *   PATCH  /admin/users/<id>             {role?, capabilities?} -> 200 {user}
- *   POST   /admin/users/<id>/deactivate  (users.manage) -> 200 {user}; every session ends at once
- *   POST   /admin/users/<id>/reactivate  (users.manage) -> 200 {user}
- *   DELETE /admin/keys/<id>              (keys.revoke_any) -> 204
- *   GET    /admin/audit?actor=&target=&user=&action=&outcome=&cursor=&limit=  (audit.read)
+ * `admin`: user administration for holders of admin capabilities
+ * (docs/api.md). `GET /admin/me` tells any signed-in user what they may do
+ * here; a user's keys come back without a key or a hash; deactivating ends
+ * every session of the user at once.
  *
  * Which capability each action needs is the rule of required-capabilities.ts;
  * without it the answer is 403 `forbidden`. A change (role, capabilities,
@@ -23,17 +17,17 @@
  */
 import { z } from "zod";
 import { listAuditEvents, parseAuditQuery } from "../../audit/list-events.ts";
-import { requestMeta } from "../../audit/request-meta.ts";
+import { type RequestMeta, requestMeta } from "../../audit/request-meta.ts";
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Config } from "../../config/config.ts";
 import { KeygateError } from "../../core/errors.ts";
 import { type Logger, logError } from "../../core/log.ts";
-import { isUuid } from "../../core/uuid.ts";
 import type { Db } from "../../db/db.ts";
 import type { ApiKeyInfoRow } from "../../db/rows.ts";
-import { withCors } from "../../http/cors.ts";
+import { browserCors } from "../../http/cors.ts";
 import { assertAllowedOrigin } from "../../http/csrf.ts";
-import { handleErrors, json, methodNotAllowed, notFound, readJson, subPath } from "../../http/response.ts";
+import { json, notFound, readJson } from "../../http/response.ts";
+import { createRouter, route } from "../../http/router.ts";
 import { ALL_CAPABILITIES, isCapability, ROLES } from "./capabilities.ts";
 import { type AdminAction, assertCapabilities, requiredCapabilities } from "./required-capabilities.ts";
 import { decodeUserCursor, encodeUserCursor } from "./user-cursor.ts";
@@ -75,36 +69,6 @@ const updateBody = z
   })
   .refine((b) => b.role !== undefined || b.capabilities !== undefined, { message: "send role, capabilities or both" });
 
-type Route =
-  | { action: "me" | "list_users" | "audit" }
-  | { action: "get_user" | "update_user"; id: string }
-  | { action: "set_active"; id: string; active: boolean }
-  | { action: "revoke_key"; id: string };
-
-const ALLOW = "GET, POST, PATCH, DELETE, OPTIONS";
-
-function route(req: Request): Route {
-  const [first, id, verb, ...rest] = subPath(req, "admin");
-  const only = (method: string, r: Route): Route => {
-    if (req.method !== method) throw methodNotAllowed([method, "OPTIONS"]);
-    return r;
-  };
-  if (rest.length > 0) throw notFound();
-  if (first === "me" && id === undefined) return only("GET", { action: "me" });
-  if (first === "audit" && id === undefined) return only("GET", { action: "audit" });
-  if (first === "users" && id === undefined) return only("GET", { action: "list_users" });
-  if (first === "users" && isUuid(id) && verb === undefined) {
-    if (req.method === "GET") return { action: "get_user", id };
-    if (req.method === "PATCH") return { action: "update_user", id };
-    throw methodNotAllowed(["GET", "PATCH", "OPTIONS"]);
-  }
-  if (first === "users" && isUuid(id) && (verb === "deactivate" || verb === "reactivate")) {
-    return only("POST", { action: "set_active", id, active: verb === "reactivate" });
-  }
-  if (first === "keys" && isUuid(id) && verb === undefined) return only("DELETE", { action: "revoke_key", id });
-  throw notFound();
-}
-
 function presentUser(u: AdminUserRow) {
   return {
     id: u.id,
@@ -132,12 +96,47 @@ function query<T>(url: URL, schema: z.ZodType<T>): T {
 
 const noStore = { "cache-control": "no-store" };
 
+/** Who is asking: their id, the capabilities they hold, and the check of one action against them. */
+interface Caller {
+  id: string;
+  held: string[];
+  need(action: AdminAction): void;
+  meta: RequestMeta;
+}
+
 export function createAdminHandler({
   config,
   db,
   resolveUser,
   log = logError,
 }: AdminHandlerDeps): (req: Request) => Promise<Response> {
+  const routes = [
+    route("GET", "/admin/me", asAdmin(me)),
+    route("GET", "/admin/users", asAdmin(listUsers)),
+    route("GET", "/admin/users/:id(uuid)", asAdmin(getUser)),
+    route("PATCH", "/admin/users/:id(uuid)", asAdmin(updateUser)),
+    route("POST", "/admin/users/:id(uuid)/deactivate", asAdmin(setActive(false))),
+    route("POST", "/admin/users/:id(uuid)/reactivate", asAdmin(setActive(true))),
+    route("DELETE", "/admin/keys/:id(uuid)", asAdmin(revokeKey)),
+    route("GET", "/admin/audit", asAdmin(audit)),
+  ];
+
+  /**
+   * The signed-in caller with their capabilities, or 401; a cookie-authenticated
+   * change needs an allowed Origin (CSRF).
+   */
+  function asAdmin<P>(
+    fn: (req: Request, caller: Caller, params: P) => Promise<Response>,
+  ): (req: Request, params: P) => Promise<Response> {
+    return async (req, params) => {
+      const actor = await resolveUser(req);
+      if (actor.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
+      const held = await capabilitiesOf(actor.id);
+      const need = (action: AdminAction) => assertCapabilities(held, requiredCapabilities(action));
+      return await fn(req, { id: actor.id, held, need, meta: requestMeta(req, config.clientAddress) }, params);
+    };
+  }
+
   async function capabilitiesOf(userId: string): Promise<string[]> {
     const [row] = await db.query<{ capabilities: string[] }>(
       "select keygate.effective_capabilities($1) as capabilities",
@@ -152,7 +151,12 @@ export function createAdminHandler({
     return user;
   }
 
-  async function listUsers(req: Request): Promise<Response> {
+  async function me(_req: Request, caller: Caller): Promise<Response> {
+    return json({ capabilities: caller.held }, { headers: noStore });
+  }
+
+  async function listUsers(req: Request, caller: Caller): Promise<Response> {
+    caller.need({ kind: "list_users" });
     const q = query(new URL(req.url), listQuery);
     const after = q.cursor ? decodeUserCursor(q.cursor) : null;
     const rows = await db.query<AdminUserRow>("select * from keygate.admin_list_users($1, $2, $3, $4)", [
@@ -172,73 +176,60 @@ export function createAdminHandler({
     );
   }
 
-  async function getUser(id: string): Promise<Response> {
+  async function getUser(_req: Request, caller: Caller, { id }: { id: string }): Promise<Response> {
+    caller.need({ kind: "get_user" });
     const user = await targetUser(id);
     const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [id]);
     return json({ user: presentUser(user), keys }, { headers: noStore });
   }
 
-  const handle = handleErrors(async (req) => {
-    const target = route(req);
-    const actor = await resolveUser(req);
-    if (actor.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
-    const held = await capabilitiesOf(actor.id);
-    const meta = requestMeta(req, config.clientAddress);
-    const need = (action: AdminAction) => assertCapabilities(held, requiredCapabilities(action));
+  async function audit(req: Request, caller: Caller): Promise<Response> {
+    caller.need({ kind: "read_audit" });
+    const page = await listAuditEvents(db, parseAuditQuery(new URL(req.url)));
+    return json(page, { headers: noStore });
+  }
 
-    switch (target.action) {
-      case "me":
-        return json({ capabilities: held }, { headers: noStore });
-      case "list_users":
-        need({ kind: "list_users" });
-        return await listUsers(req);
-      case "get_user":
-        need({ kind: "get_user" });
-        return await getUser(target.id);
-      case "audit": {
-        need({ kind: "read_audit" });
-        const page = await listAuditEvents(db, parseAuditQuery(new URL(req.url)));
-        return json(page, { headers: noStore });
-      }
-      case "update_user": {
-        const body = await readJson(req, updateBody);
-        // What any target needs, early, so a caller without it learns nothing about the target. What this
-        // target needs is decided by the SQL function, under its lock.
-        need({ kind: "update_user", targetRole: "", role: body.role, capabilities: body.capabilities });
-        const [user] = await db.query<AdminUserRow>("select * from keygate.admin_update_user($1, $2, $3, $4, $5, $6)", [
-          actor.id,
-          target.id,
-          body.role ?? null,
-          body.capabilities ?? null,
-          meta.clientAddress,
-          meta.userAgent,
-        ]);
-        return json({ user: presentUser(user) }, { headers: noStore });
-      }
-      case "set_active": {
-        need({ kind: "set_active", targetRole: "" });
-        const [user] = await db.query<AdminUserRow>("select * from keygate.admin_set_user_active($1, $2, $3, $4, $5)", [
-          actor.id,
-          target.id,
-          target.active,
-          meta.clientAddress,
-          meta.userAgent,
-        ]);
-        return json({ user: presentUser(user) }, { headers: noStore });
-      }
-      case "revoke_key": {
-        need({ kind: "revoke_key" });
-        const rows = await db.query("select * from keygate.admin_revoke_key($1, $2, $3, $4)", [
-          actor.id,
-          target.id,
-          meta.clientAddress,
-          meta.userAgent,
-        ]);
-        if (rows.length === 0) throw notFound();
-        return new Response(null, { status: 204 });
-      }
-    }
-  }, log);
+  async function updateUser(req: Request, caller: Caller, { id }: { id: string }): Promise<Response> {
+    const body = await readJson(req, updateBody);
+    // What any target needs, early, so a caller without it learns nothing about the target. What this
+    // target needs is decided by the SQL function, under its lock.
+    caller.need({ kind: "update_user", targetRole: "", role: body.role, capabilities: body.capabilities });
+    const [user] = await db.query<AdminUserRow>("select * from keygate.admin_update_user($1, $2, $3, $4, $5, $6)", [
+      caller.id,
+      id,
+      body.role ?? null,
+      body.capabilities ?? null,
+      caller.meta.clientAddress,
+      caller.meta.userAgent,
+    ]);
+    return json({ user: presentUser(user) }, { headers: noStore });
+  }
 
-  return withCors(config.allowedRedirectOrigins, ALLOW, handle);
+  function setActive(active: boolean) {
+    return async (_req: Request, caller: Caller, { id }: { id: string }): Promise<Response> => {
+      caller.need({ kind: "set_active", targetRole: "" });
+      const [user] = await db.query<AdminUserRow>("select * from keygate.admin_set_user_active($1, $2, $3, $4, $5)", [
+        caller.id,
+        id,
+        active,
+        caller.meta.clientAddress,
+        caller.meta.userAgent,
+      ]);
+      return json({ user: presentUser(user) }, { headers: noStore });
+    };
+  }
+
+  async function revokeKey(_req: Request, caller: Caller, { id }: { id: string }): Promise<Response> {
+    caller.need({ kind: "revoke_key" });
+    const rows = await db.query("select * from keygate.admin_revoke_key($1, $2, $3, $4)", [
+      caller.id,
+      id,
+      caller.meta.clientAddress,
+      caller.meta.userAgent,
+    ]);
+    if (rows.length === 0) throw notFound();
+    return new Response(null, { status: 204 });
+  }
+
+  return createRouter(routes, { cors: browserCors(config.allowedRedirectOrigins), log });
 }

@@ -1,12 +1,7 @@
 /**
- * `api-keys`: a signed-in user's keys (docs/api.md).
- *
- *   POST   /api-keys              {name?, scopes?, expires_in_days?} -> 201 with the key, once
- *   GET    /api-keys              -> 200 {keys: [...]}, never a key or a hash
- *   DELETE /api-keys/<id>         -> 204; not the caller's key (or not a uuid) -> 404
- *   POST   /api-keys/<id>/rotate  {grace_seconds?: 0..86400, default 3600} -> 201 like create
- *
- * A key created without `scopes` gets every documented scope the owner's role
+ * `api-keys`: a signed-in user's keys (docs/api.md). A new or rotated key is
+ * in its 201 answer once, and nowhere else; a list never carries a key or a
+ * hash; an id that is not the caller's key is 404. A key created without `scopes` gets every documented scope the owner's role
  * allows; `[]` makes a key that only identifies its owner. Asking for a scope
  * above the role (creating, or rotating a key whose scopes the role no longer
  * allows) is 403 `scope_above_role`. Creations, rotations and revocations are
@@ -24,12 +19,12 @@ import { DEFAULT_CREATE_PER_MINUTE } from "../../config/defaults.ts";
 import { KeygateError } from "../../core/errors.ts";
 import { sha256 } from "../../core/hash.ts";
 import { type Logger, logError } from "../../core/log.ts";
-import { isUuid } from "../../core/uuid.ts";
 import type { Db } from "../../db/db.ts";
 import type { ApiKeyInfoRow } from "../../db/rows.ts";
-import { withCors } from "../../http/cors.ts";
+import { browserCors } from "../../http/cors.ts";
 import { assertAllowedOrigin } from "../../http/csrf.ts";
-import { handleErrors, json, methodNotAllowed, notFound, readJson, subPath } from "../../http/response.ts";
+import { json, notFound, readJson } from "../../http/response.ts";
+import { createRouter, route } from "../../http/router.ts";
 import { generateApiKey, keyStart, type RandomBytes } from "../../keys/format.ts";
 import { ALL_SCOPES, isScope } from "../../keys/scopes.ts";
 
@@ -66,28 +61,6 @@ const rotateBody = z.strictObject({
   grace_seconds: z.number().int().min(0).max(86_400).optional(),
 });
 
-type Route = { action: "create" | "list" } | { action: "revoke" | "rotate"; id: string };
-
-function route(req: Request): Route {
-  const path = subPath(req, "api-keys");
-  if (path.length === 0) {
-    if (req.method === "POST") return { action: "create" };
-    if (req.method === "GET") return { action: "list" };
-    throw methodNotAllowed(["GET", "POST", "OPTIONS"]);
-  }
-  const id = path[0];
-  if (!isUuid(id)) throw notFound();
-  if (path.length === 1) {
-    if (req.method === "DELETE") return { action: "revoke", id };
-    throw methodNotAllowed(["DELETE", "OPTIONS"]);
-  }
-  if (path.length === 2 && path[1] === "rotate") {
-    if (req.method === "POST") return { action: "rotate", id };
-    throw methodNotAllowed(["POST", "OPTIONS"]);
-  }
-  throw notFound();
-}
-
 /** The creation response: the only one that ever carries a plaintext key. */
 function created(info: ApiKeyInfoRow, key: string): Response {
   return json(
@@ -114,6 +87,24 @@ export function createApiKeysHandler({
   maxPerMinute = DEFAULT_CREATE_PER_MINUTE,
   log = logError,
 }: ApiKeysHandlerDeps): (req: Request) => Promise<Response> {
+  const routes = [
+    route("GET", "/api-keys", signedIn(list)),
+    route("POST", "/api-keys", signedIn(create)),
+    route("DELETE", "/api-keys/:id(uuid)", signedIn(revoke)),
+    route("POST", "/api-keys/:id(uuid)/rotate", signedIn(rotate)),
+  ];
+
+  /** The signed-in user, or 401; a cookie-authenticated change needs an allowed Origin (CSRF). */
+  function signedIn<P>(
+    fn: (req: Request, user: RequestUser, params: P) => Promise<Response>,
+  ): (req: Request, params: P) => Promise<Response> {
+    return async (req, params) => {
+      const user = await resolveUser(req);
+      if (user.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
+      return await fn(req, user, params);
+    };
+  }
+
   function newKey() {
     const key = generateApiKey(config.apiKeyPrefix, random);
     return { key, start: keyStart(key), hash: sha256(key) };
@@ -191,7 +182,7 @@ export function createApiKeysHandler({
     return created(info, key);
   }
 
-  async function rotate(req: Request, user: RequestUser, id: string): Promise<Response> {
+  async function rotate(req: Request, user: RequestUser, { id }: { id: string }): Promise<Response> {
     const body = await readJson(req, rotateBody);
     const above = await scopesAboveRole(user, null, id);
     if (above.length > 0) await refuseAboveRole(req, user, "key.rotated", above, id);
@@ -207,12 +198,12 @@ export function createApiKeysHandler({
     return created(info, key);
   }
 
-  async function list(user: RequestUser): Promise<Response> {
+  async function list(_req: Request, user: RequestUser): Promise<Response> {
     const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 
-  async function revoke(req: Request, user: RequestUser, id: string): Promise<Response> {
+  async function revoke(req: Request, user: RequestUser, { id }: { id: string }): Promise<Response> {
     const meta = requestMeta(req, config.clientAddress);
     const [row] = await db.query<{ found: boolean }>(
       `with r as materialized (select keygate.revoke_api_key($1, $2) as found)
@@ -224,21 +215,5 @@ export function createApiKeysHandler({
     return new Response(null, { status: 204 });
   }
 
-  const handle = handleErrors(async (req) => {
-    const target = route(req);
-    const user = await resolveUser(req);
-    if (user.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
-    switch (target.action) {
-      case "create":
-        return await create(req, user);
-      case "list":
-        return await list(user);
-      case "revoke":
-        return await revoke(req, user, target.id);
-      case "rotate":
-        return await rotate(req, user, target.id);
-    }
-  }, log);
-
-  return withCors(config.allowedRedirectOrigins, "GET, POST, DELETE, OPTIONS", handle);
+  return createRouter(routes, { cors: browserCors(config.allowedRedirectOrigins), log });
 }

@@ -7,10 +7,11 @@
  * so 127.0.0.2 and 127.0.0.3 are two clients, and 127.0.0.10 the proxy.
  */
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateApiKey } from "../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "./helpers/database.ts";
 import { type ForwardingProxy, startForwardingProxy } from "./helpers/forwarding-proxy.ts";
+import { inFreshWindow } from "./helpers/limit-window.ts";
 import { type RunningServer, startServer } from "./helpers/server.ts";
 import { createSession } from "./helpers/session.ts";
 import { insertKey } from "./keys/helpers.ts";
@@ -55,6 +56,8 @@ let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();
 });
+// Each test spends a per-minute budget: it must not straddle the minute.
+beforeEach(() => inFreshWindow());
 afterAll(async () => {
   await t?.drop();
 });

@@ -9,10 +9,11 @@
  * does on Supabase.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CookieClient } from "../helpers/cookie-client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { fromAddress } from "../helpers/from-address.ts";
+import { inFreshWindow } from "../helpers/limit-window.ts";
 import { roomInThisMinute } from "../helpers/minute-window.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
@@ -43,6 +44,8 @@ beforeAll(async () => {
   });
   auth = `${server.url}/functions/v1/auth`;
 });
+// Each test spends a per-minute budget: it must not straddle the minute.
+beforeEach(() => inFreshWindow());
 afterAll(async () => {
   await server?.stop();
   await oidc?.stop();

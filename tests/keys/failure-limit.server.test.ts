@@ -8,9 +8,10 @@
  * batches, not a write per request.
  */
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { inFreshWindow } from "../helpers/limit-window.ts";
 import { roomInThisMinute } from "../helpers/minute-window.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
 import { insertKey } from "./helpers.ts";
@@ -35,6 +36,9 @@ function verifyAt(base: string, localAddress: string, headers: Record<string, st
     req.end();
   });
 }
+
+// Each test spends a per-minute budget: it must not straddle the minute.
+beforeEach(() => inFreshWindow());
 
 describe("failed verifications per client", () => {
   const LIMIT = 3;

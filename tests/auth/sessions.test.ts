@@ -195,7 +195,7 @@ describe("POST /auth/logout", () => {
   it("answers 405 to GET", async () => {
     const res = await handler(new Request(`${AUTH}/logout`));
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("POST");
+    expect(res.headers.get("allow")).toBe("POST, OPTIONS");
   });
 });
 

@@ -1,14 +1,8 @@
 /**
  * The `auth` edge function (docs/architecture.md, "A sign-in, step by step"): sign-in with OAuth/OpenID
- * providers, dashboard sessions, and the signed-in user.
- *
- *   GET  /auth/providers            the configured providers
- *   GET  /auth/login/<provider>     302 to the provider (state, PKCE, nonce)
- *   GET  /auth/callback/<provider>  302 back to redirect_to with a session
- *   GET  /auth/session              the signed-in user (cookie or Bearer)
- *   POST /auth/token                a cross-site sign-in's code -> a bearer session token
- *   POST /auth/logout               ends the session server-side (cookie or Bearer)
- *   GET  /auth/activity             the signed-in user's own audit events
+ * providers (a login is a 302 to the provider with state, PKCE and nonce; its callback a 302 back to
+ * `redirect_to` with a session, or with a code for a dashboard on another site, which `POST /auth/token`
+ * exchanges for a bearer session token), dashboard sessions, and the signed-in user and their activity.
  */
 import * as oauth from "oauth4webapi";
 import { requestMeta } from "../../audit/request-meta.ts";
@@ -31,9 +25,10 @@ import { flushToDatabase } from "../../counters/flush-to-database.ts";
 import { SharedCounters } from "../../counters/shared-counters.ts";
 import type { Db } from "../../db/db.ts";
 import { clientKey } from "../../http/client-key.ts";
-import { withCors } from "../../http/cors.ts";
+import { browserCors } from "../../http/cors.ts";
 import { assertAllowedOrigin } from "../../http/csrf.ts";
-import { handleErrors, json, methodNotAllowed, notFound, subPath } from "../../http/response.ts";
+import { json } from "../../http/response.ts";
+import { createRouter, route } from "../../http/router.ts";
 import { createActivityRoute } from "./activity.ts";
 import { createCallbackHandler } from "./callback.ts";
 import { createTokenHandler } from "./token.ts";
@@ -109,6 +104,22 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
   const exchangeCode = createTokenHandler(db, limits, config.clientAddress, log);
   const noStore = { "cache-control": "no-store" };
 
+  const routes = [
+    route("GET", "/auth/providers", () =>
+      json({ providers: [...providers.values()].map(({ id, name }) => ({ id, name })) }),
+    ),
+    route("GET", "/auth/login/:provider", (req, { provider }) => login(req, provider)),
+    // The client is asked before the first await: the local server vouches for the peer only until then
+    // (http/client-address.ts).
+    route("GET", "/auth/callback/:provider", (req, { provider }) =>
+      callback(req, provider, clientKey(req, config.clientAddress)),
+    ),
+    route("GET", "/auth/session", (req) => session(req)),
+    route("POST", "/auth/token", (req) => exchangeCode(req, clientKey(req, config.clientAddress))),
+    route("POST", "/auth/logout", (req) => logout(req)),
+    route("GET", "/auth/activity", async (req) => activity(req, await resolveUser(req))),
+  ];
+
   async function login(req: Request, providerId: string): Promise<Response> {
     const provider = providers.get(providerId);
     if (!provider) throw new KeygateError("unknown_provider", "No such sign-in provider.");
@@ -160,43 +171,5 @@ export function createAuthHandler(deps: AuthHandlerDeps): (req: Request) => Prom
     return new Response(null, { status: 204, headers });
   }
 
-  async function route(req: Request): Promise<Response> {
-    // Asked before the first await: the local server vouches for the peer only until then (client-address.ts).
-    const client = clientKey(req, config.clientAddress);
-    const [first, second, ...rest] = subPath(req, "auth");
-    const only = (method: string) => {
-      if (req.method !== method) throw methodNotAllowed([method]);
-    };
-    if (first === "providers" && second === undefined) {
-      only("GET");
-      return json({ providers: [...providers.values()].map(({ id, name }) => ({ id, name })) });
-    }
-    if (first === "login" && second !== undefined && rest.length === 0) {
-      only("GET");
-      return await login(req, second);
-    }
-    if (first === "callback" && second !== undefined && rest.length === 0) {
-      only("GET");
-      return await callback(req, second, client);
-    }
-    if (first === "session" && second === undefined) {
-      only("GET");
-      return await session(req);
-    }
-    if (first === "token" && second === undefined) {
-      only("POST");
-      return await exchangeCode(req, client);
-    }
-    if (first === "activity" && second === undefined) {
-      only("GET");
-      return await activity(req, await resolveUser(req));
-    }
-    if (first === "logout" && second === undefined) {
-      only("POST");
-      return await logout(req);
-    }
-    throw notFound();
-  }
-
-  return withCors(config.allowedRedirectOrigins, "GET, POST, OPTIONS", handleErrors(route, log));
+  return createRouter(routes, { cors: browserCors(config.allowedRedirectOrigins), log });
 }

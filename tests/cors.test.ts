@@ -5,12 +5,19 @@
  */
 import { corsHeaders as supabaseCorsHeaders } from "@supabase/supabase-js/cors";
 import { describe, expect, it } from "vitest";
-import { corsHeaders, withCors } from "../functions/_shared/http/cors.ts";
+import { browserCors, corsHeaders } from "../functions/_shared/http/cors.ts";
+import { createRouter, route } from "../functions/_shared/http/router.ts";
 
 const APP = "https://app.example.test";
 const allowedHeaders = (value: string | null | undefined) =>
   new Set((value ?? "").split(",").map((h) => h.trim().toLowerCase()));
-const handler = withCors([APP], "GET, POST, OPTIONS", async () => Response.json({ ok: true }));
+const handler = createRouter(
+  [
+    route("GET", "/auth/session", () => Response.json({ ok: true })),
+    route("POST", "/auth/session", () => Response.json({ ok: true })),
+  ],
+  { cors: browserCors([APP]) },
+);
 
 function preflight(origin: string, requestHeaders: string): Promise<Response> {
   return handler(

@@ -8,7 +8,6 @@ import { loadJobSettings } from "../../functions/_shared/config/config.ts";
 import { DEFAULT_JOB_SETTINGS } from "../../functions/_shared/config/defaults.ts";
 import { decodeCursor, encodeCursor } from "../../functions/_shared/handlers/jobs/cursor.ts";
 import { transitionRefusal } from "../../functions/_shared/handlers/jobs/refusal.ts";
-import { isSummaryRoute } from "../../functions/_shared/handlers/jobs/route.ts";
 import {
   assertFieldSize,
   idempotencyKey,
@@ -109,14 +108,7 @@ describe("loadJobSettings", () => {
   });
 });
 
-describe("routing and words", () => {
-  it("sends only /jobs/summary to the session route", () => {
-    expect(isSummaryRoute(new Request("http://x/functions/v1/jobs/summary"))).toBe(true);
-    expect(isSummaryRoute(new Request("http://x/jobs/summary/"))).toBe(true);
-    expect(isSummaryRoute(new Request("http://x/functions/v1/jobs"))).toBe(false);
-    expect(isSummaryRoute(new Request("http://x/functions/v1/jobs/summary/x"))).toBe(false);
-  });
-
+describe("words", () => {
   it("words progress for the Jobs view", () => {
     expect(describeProgress(null)).toBe("—");
     expect(describeProgress({ done: 3, total: 10 })).toBe("3 / 10");

@@ -100,7 +100,7 @@ describe("jobs", () => {
     ).toBe(0);
   });
 
-  it("answers 401 with one message to every bad key, before any route", async () => {
+  it("answers 401 with one message to every bad key on every route, and 404 to a path with no route", async () => {
     const revoked = await insertKey(t.admin, alice.id);
     await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [revoked.id]);
     const bodies = [];
@@ -109,7 +109,7 @@ describe("jobs", () => {
         ["jobs", "POST"],
         ["jobs", "GET"],
         [`jobs/${crypto.randomUUID()}`, "GET"],
-        ["jobs/a/b", "GET"],
+        [`jobs/${crypto.randomUUID()}/cancel`, "POST"],
       ]) {
         const res = await jobs(path, key, { method, json: method === "POST" ? { type: "x" } : undefined });
         expect(res.status).toBe(401);
@@ -118,6 +118,8 @@ describe("jobs", () => {
       }
     }
     expect(new Set(bodies).size).toBe(1);
+    // The route table is public: an unknown path says so whatever the key, without a key lookup.
+    for (const key of [null, "nope", alice.key]) expect((await jobs("jobs/a/b", key)).status).toBe(404);
   });
 
   it("answers 404 to a job id that is not a uuid or not known, and 405 to other methods", async () => {

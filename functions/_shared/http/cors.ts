@@ -52,23 +52,6 @@ export function corsHeaders(req: Request, allowedOrigins: readonly string[], met
   };
 }
 
-/**
- * Answers preflight requests and adds CORS headers to every response of
- * `handler` for allowed origins. A preflight from any other origin gets 204
- * without CORS headers, which the browser treats as a refusal.
- */
-export function withCors(
-  allowedOrigins: readonly string[],
-  methods: string,
-  handler: (req: Request) => Promise<Response>,
-): (req: Request) => Promise<Response> {
-  return async (req) => {
-    const headers = corsHeaders(req, allowedOrigins, methods);
-    if (isPreflight(req)) return new Response(null, { status: 204, headers });
-    return withHeaders(await handler(req), headers);
-  };
-}
-
 /** Who may call a route from a browser, and how its answers say so. */
 export interface CorsPolicy {
   /** The answer to a preflight for a path whose routes accept `methods` (e.g. "GET, POST, OPTIONS"). */

@@ -22,13 +22,18 @@
  * its limit of failed verifications (verify.ts). Errors the handler throws go
  * through `toResponse`.
  * CORS: none unless ALLOW_BROWSER_KEYS=true (see key-cors.ts).
+ *
+ * A function with several routes puts `withApiKey.authenticate` in each key
+ * route of its router and `withApiKey.cors` as the router's policy
+ * (handlers/jobs/handler.ts).
  */
 import type { Config } from "../config/config.ts";
 import { type Logger, logError } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
+import type { CorsPolicy } from "../http/cors.ts";
 import { handleErrors } from "../http/response.ts";
 import { invalidApiKey } from "./invalid-api-key.ts";
-import { withKeyCors } from "./key-cors.ts";
+import { keyCors, withKeyCors } from "./key-cors.ts";
 import { presentedKey } from "./presented-key.ts";
 import { assertScopes, isScope } from "./scopes.ts";
 import { createKeyVerifierFromConfig } from "./verifier-from-config.ts";
@@ -49,10 +54,13 @@ export interface WithApiKeyOptions {
   methods?: string;
 }
 
-export type WithApiKey = (
-  options: WithApiKeyOptions,
-  handler: ApiKeyHandler,
-) => (req: Request) => Response | Promise<Response>;
+export interface WithApiKey {
+  (options: WithApiKeyOptions, handler: ApiKeyHandler): (req: Request) => Response | Promise<Response>;
+  /** The key's owner, or the wrapper's refusals thrown as KeygateErrors: for one route of a router. */
+  authenticate(req: Request, scopes?: readonly string[]): Promise<ApiKeyContext>;
+  /** The CORS policy of key routes, for a router. */
+  readonly cors: CorsPolicy;
+}
 
 export interface WithApiKeyDeps {
   config: Pick<Config, "apiKeyPrefix" | "allowBrowserKeys" | "keys" | "clientAddress">;
@@ -63,22 +71,26 @@ export interface WithApiKeyDeps {
 }
 
 export function createWithApiKey({ config, verifier, db, log = logError }: WithApiKeyDeps): WithApiKey {
-  const keys = verifier ?? (db ? createKeyVerifierFromConfig(config, db, log) : undefined);
-  if (!keys) throw new Error("createWithApiKey needs a verifier or a db");
+  const found = verifier ?? (db ? createKeyVerifierFromConfig(config, db, log) : undefined);
+  if (!found) throw new Error("createWithApiKey needs a verifier or a db");
+  const keys: KeyVerifier = found;
 
-  return (options, handler) => {
+  async function authenticate(req: Request, scopes: readonly string[] = []): Promise<ApiKeyContext> {
+    const presented = presentedKey(req);
+    const key = await keys.verify(presented, req);
+    if (!key) throw invalidApiKey(presented !== null);
+    assertScopes(key.scopes, scopes);
+    return { userId: key.userId, keyId: key.keyId, scopes: key.scopes };
+  }
+
+  const wrap = (options: WithApiKeyOptions, handler: ApiKeyHandler) => {
     const required = [...(options.scopes ?? [])];
     // A typo here would lock every key out of the route: fail at start-up instead.
     const unknown = required.filter((scope) => !isScope(scope));
     if (unknown.length > 0)
       throw new Error(`withApiKey: unknown scope ${unknown.join(", ")} (add it to keys/scopes.ts)`);
-    const guarded = handleErrors(async (req) => {
-      const presented = presentedKey(req);
-      const key = await keys.verify(presented, req);
-      if (!key) throw invalidApiKey(presented !== null);
-      assertScopes(key.scopes, required);
-      return await handler(req, { userId: key.userId, keyId: key.keyId, scopes: key.scopes });
-    }, log);
+    const guarded = handleErrors(async (req) => handler(req, await authenticate(req, required)), log);
     return withKeyCors(config.allowBrowserKeys, options.methods ?? "GET, POST, PUT, PATCH, DELETE, OPTIONS", guarded);
   };
+  return Object.assign(wrap, { authenticate, cors: keyCors(config.allowBrowserKeys) });
 }

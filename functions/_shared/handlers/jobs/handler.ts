@@ -1,30 +1,25 @@
 /**
- * `jobs`: a queue that backend services drive with their API keys.
- *
- *   POST /jobs                  (jobs:write) submit; Idempotency-Key makes retries safe  -> 202
- *   GET  /jobs                  (jobs:read)  ?status=&type=&cursor=&limit=, newest first -> 200
- *   GET  /jobs/<id>             (jobs:read)  the job                                      -> 200
- *   POST /jobs/claim            (jobs:work)  {types?, limit?, lease_seconds?}            -> 200 {jobs}
- *   POST /jobs/<id>/heartbeat   (jobs:work)  {attempt?, progress?, lease_seconds?}       -> 200 the job
- *   POST /jobs/<id>/complete    (jobs:work)  {attempt?, result?}                         -> 200 the job
- *   POST /jobs/<id>/fail        (jobs:work)  {attempt?, error, retry?}                   -> 200 the job
- *   POST /jobs/<id>/cancel      (jobs:write)                                             -> 200 the job
- *   GET  /jobs/summary          (a signed-in user, not a key; see summary.ts)
+ * `jobs`: a queue that backend services drive with their API keys, and the
+ * dashboard's summary of it. The route table at the bottom is the list of
+ * routes; each key route asks for its own scope.
  *
  * Every job belongs to the key's owner: another user's job is 404 to every
  * route. Only the key that claimed a running job may heartbeat, complete or
  * fail it; with `attempt`, only for that attempt. A transition that does not
- * apply to the job's state is 409 (refusal.ts says which).
+ * apply to the job's state is 409 (refusal.ts says which). Submitting with an
+ * Idempotency-Key makes retries safe.
  */
 
+import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { JobSettings } from "../../config/config.ts";
 import { DEFAULT_JOB_SETTINGS } from "../../config/defaults.ts";
 import { KeygateError } from "../../core/errors.ts";
-import { isUuid } from "../../core/uuid.ts";
 import type { Db } from "../../db/db.ts";
 import type { JobRow, JobSubmissionRow } from "../../db/rows.ts";
-import { json, methodNotAllowed, notFound, readJson, subPath } from "../../http/response.ts";
-import { assertScopes } from "../../keys/scopes.ts";
+import { browserCors } from "../../http/cors.ts";
+import { json, notFound, readJson } from "../../http/response.ts";
+import { createRouter, type Params, type RouteHandler, route } from "../../http/router.ts";
+import type { Scope } from "../../keys/scopes.ts";
 import type { ApiKeyContext, WithApiKey } from "../../keys/with-api-key.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { presentJob } from "./present.ts";
@@ -42,20 +37,26 @@ import {
   parseListQuery,
   parseRunAt,
 } from "./schemas.ts";
+import { createJobSummary } from "./summary.ts";
 
 export interface JobsHandlerDeps {
   db: Db;
   withApiKey: WithApiKey;
+  /** The signed-in user of a dashboard request (GET /jobs/summary). */
+  resolveUser: (req: Request) => Promise<AuthenticatedUser>;
+  /** Origins whose browsers may read the summary with credentials. */
+  allowedOrigins: readonly string[];
   settings?: JobSettings;
 }
 
 export function createJobsHandler({
   db,
   withApiKey,
+  resolveUser,
+  allowedOrigins,
   settings = DEFAULT_JOB_SETTINGS,
-}: JobsHandlerDeps): (req: Request) => Response | Promise<Response> {
-  async function submit(req: Request, ctx: ApiKeyContext): Promise<Response> {
-    assertScopes(ctx.scopes, ["jobs:write"]);
+}: JobsHandlerDeps): (req: Request) => Promise<Response> {
+  async function submit(req: Request, _params: unknown, ctx: ApiKeyContext): Promise<Response> {
     const key = idempotencyKey(req);
     const body = await readJson(req, createBody);
     assertFieldSize("payload", body.payload);
@@ -96,8 +97,7 @@ export function createJobsHandler({
     }
   }
 
-  async function list(req: Request, ctx: ApiKeyContext): Promise<Response> {
-    assertScopes(ctx.scopes, ["jobs:read"]);
+  async function list(req: Request, _params: unknown, ctx: ApiKeyContext): Promise<Response> {
     const query = parseListQuery(new URL(req.url));
     const cursor = query.cursor === null ? null : decodeCursor(query.cursor);
     const rows = await db.query<JobRow & { created_us: string }>(
@@ -112,15 +112,13 @@ export function createJobsHandler({
     });
   }
 
-  async function get(ctx: ApiKeyContext, id: string): Promise<Response> {
-    assertScopes(ctx.scopes, ["jobs:read"]);
+  async function get(_req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
     const [job] = await db.query<JobRow>("select * from keygate.get_job($1, $2)", [ctx.userId, id]);
     if (!job) throw notFound();
     return json(presentJob(job));
   }
 
-  async function claim(req: Request, ctx: ApiKeyContext): Promise<Response> {
-    assertScopes(ctx.scopes, ["jobs:work"]);
+  async function claim(req: Request, _params: unknown, ctx: ApiKeyContext): Promise<Response> {
     const body = await readJson(req, claimBody);
     const jobs = await db.query<JobRow>("select * from keygate.claim_jobs($1, $2, $3, $4, $5)", [
       ctx.userId,
@@ -147,101 +145,88 @@ export function createJobsHandler({
     throw transitionRefusal(current, action, { keyId: ctx.keyId, attempt });
   }
 
-  async function act(req: Request, ctx: ApiKeyContext, id: string, action: string): Promise<Response> {
-    switch (action) {
-      case "heartbeat": {
-        assertScopes(ctx.scopes, ["jobs:work"]);
-        const body = await readJson(req, heartbeatBody);
-        assertFieldSize("progress", body.progress);
-        return await transition(
-          ctx,
-          id,
-          action,
-          body.attempt,
-          "select * from keygate.heartbeat_job($1, $2, $3, $4, $5, $6)",
-          [
-            ctx.userId,
-            ctx.keyId,
-            id,
-            body.attempt ?? null,
-            body.progress === undefined ? null : JSON.stringify(body.progress),
-            body.lease_seconds ?? null,
-          ],
-        );
-      }
-      case "complete": {
-        assertScopes(ctx.scopes, ["jobs:work"]);
-        const body = await readJson(req, completeBody);
-        assertFieldSize("result", body.result);
-        return await transition(
-          ctx,
-          id,
-          action,
-          body.attempt,
-          "select * from keygate.complete_job($1, $2, $3, $4, $5)",
-          [
-            ctx.userId,
-            ctx.keyId,
-            id,
-            body.attempt ?? null,
-            body.result === undefined ? null : JSON.stringify(body.result),
-          ],
-        );
-      }
-      case "fail": {
-        assertScopes(ctx.scopes, ["jobs:work"]);
-        const body = await readJson(req, failBody);
-        assertFieldSize("error", body.error);
-        return await transition(
-          ctx,
-          id,
-          action,
-          body.attempt,
-          "select * from keygate.fail_job($1, $2, $3, $4, $5, $6, $7, $8)",
-          [
-            ctx.userId,
-            ctx.keyId,
-            id,
-            body.attempt ?? null,
-            body.error,
-            body.retry ?? true,
-            settings.retryBaseSeconds,
-            settings.retryMaxSeconds,
-          ],
-        );
-      }
-      case "cancel": {
-        assertScopes(ctx.scopes, ["jobs:write"]);
-        await readJson(req, emptyBody);
-        return await transition(ctx, id, action, undefined, "select * from keygate.cancel_job($1, $2)", [
-          ctx.userId,
-          id,
-        ]);
-      }
-      default:
-        throw notFound();
-    }
+  async function heartbeat(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
+    const body = await readJson(req, heartbeatBody);
+    assertFieldSize("progress", body.progress);
+    return await transition(
+      ctx,
+      id,
+      "heartbeat",
+      body.attempt,
+      "select * from keygate.heartbeat_job($1, $2, $3, $4, $5, $6)",
+      [
+        ctx.userId,
+        ctx.keyId,
+        id,
+        body.attempt ?? null,
+        body.progress === undefined ? null : JSON.stringify(body.progress),
+        body.lease_seconds ?? null,
+      ],
+    );
   }
 
-  // The key is checked first; each route then asks for its own scope.
-  return withApiKey({ methods: "GET, POST, OPTIONS" }, async (req, ctx) => {
-    const path = subPath(req, "jobs");
-    if (path.length === 0) {
-      if (req.method === "POST") return await submit(req, ctx);
-      if (req.method === "GET") return await list(req, ctx);
-      throw methodNotAllowed(["GET", "POST", "OPTIONS"]);
-    }
-    if (path.length === 1 && path[0] === "claim") {
-      if (req.method === "POST") return await claim(req, ctx);
-      throw methodNotAllowed(["POST", "OPTIONS"]);
-    }
-    if (!isUuid(path[0]) || path.length > 2) throw notFound();
-    if (path.length === 1) {
-      if (req.method === "GET") return await get(ctx, path[0]);
-      throw methodNotAllowed(["GET", "OPTIONS"]);
-    }
-    if (!["heartbeat", "complete", "fail", "cancel"].includes(path[1])) throw notFound();
-    if (req.method !== "POST") throw methodNotAllowed(["POST", "OPTIONS"]);
-    return await act(req, ctx, path[0], path[1]);
-  });
+  async function complete(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
+    const body = await readJson(req, completeBody);
+    assertFieldSize("result", body.result);
+    return await transition(
+      ctx,
+      id,
+      "complete",
+      body.attempt,
+      "select * from keygate.complete_job($1, $2, $3, $4, $5)",
+      [ctx.userId, ctx.keyId, id, body.attempt ?? null, body.result === undefined ? null : JSON.stringify(body.result)],
+    );
+  }
+
+  async function fail(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
+    const body = await readJson(req, failBody);
+    assertFieldSize("error", body.error);
+    return await transition(
+      ctx,
+      id,
+      "fail",
+      body.attempt,
+      "select * from keygate.fail_job($1, $2, $3, $4, $5, $6, $7, $8)",
+      [
+        ctx.userId,
+        ctx.keyId,
+        id,
+        body.attempt ?? null,
+        body.error,
+        body.retry ?? true,
+        settings.retryBaseSeconds,
+        settings.retryMaxSeconds,
+      ],
+    );
+  }
+
+  async function cancel(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
+    await readJson(req, emptyBody);
+    return await transition(ctx, id, "cancel", undefined, "select * from keygate.cancel_job($1, $2)", [ctx.userId, id]);
+  }
+
+  /** A route that needs a key holding `scope`; the handler gets the key's owner. */
+  function keyed<P extends string>(
+    scope: Scope,
+    handle: (req: Request, params: Params<P>, ctx: ApiKeyContext) => Promise<Response>,
+  ): RouteHandler<P, void> {
+    return async (req, params) => await handle(req, params, await withApiKey.authenticate(req, [scope]));
+  }
+
+  const summary = createJobSummary({ db, resolveUser });
+  const handle = createRouter(
+    [
+      route("POST", "/jobs", keyed("jobs:write", submit)),
+      route("GET", "/jobs", keyed("jobs:read", list)),
+      route("GET", "/jobs/summary", summary, { cors: browserCors(allowedOrigins) }),
+      route("POST", "/jobs/claim", keyed("jobs:work", claim)),
+      route("GET", "/jobs/:id(uuid)", keyed("jobs:read", get)),
+      route("POST", "/jobs/:id(uuid)/heartbeat", keyed("jobs:work", heartbeat)),
+      route("POST", "/jobs/:id(uuid)/complete", keyed("jobs:work", complete)),
+      route("POST", "/jobs/:id(uuid)/fail", keyed("jobs:work", fail)),
+      route("POST", "/jobs/:id(uuid)/cancel", keyed("jobs:write", cancel)),
+    ],
+    { cors: withApiKey.cors },
+  );
+  return (req) => handle(req);
 }

@@ -1,14 +1,13 @@
 /**
  * GET /jobs/summary: the dashboard's Jobs view, for a signed-in user (session
  * cookie or bearer, never an API key): how many of their jobs are in each
- * status, and their latest jobs without payloads or results. Browsers of the
- * dashboard's allowed origins get credentialed CORS, as on `api-keys`.
+ * status, and their latest jobs without payloads or results. The jobs router
+ * gives this route the dashboard's credentialed CORS (handler.ts).
  */
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Db } from "../../db/db.ts";
 import type { JobRow } from "../../db/rows.ts";
-import { withCors } from "../../http/cors.ts";
-import { handleErrors, json, methodNotAllowed } from "../../http/response.ts";
+import { json } from "../../http/response.ts";
 import { presentJobLine } from "./present.ts";
 import { JOB_STATUSES } from "./schemas.ts";
 
@@ -17,27 +16,17 @@ export const SUMMARY_LATEST = 20;
 export interface JobSummaryDeps {
   db: Db;
   resolveUser: (req: Request) => Promise<AuthenticatedUser>;
-  allowedOrigins: readonly string[];
 }
 
-export function createJobSummaryHandler({
-  db,
-  resolveUser,
-  allowedOrigins,
-}: JobSummaryDeps): (req: Request) => Promise<Response> {
-  return withCors(
-    allowedOrigins,
-    "GET, OPTIONS",
-    handleErrors(async (req) => {
-      if (req.method !== "GET") throw methodNotAllowed(["GET", "OPTIONS"]);
-      const user = await resolveUser(req);
-      const [counted, latest] = await Promise.all([
-        db.query<{ status: string; count: string }>("select * from keygate.count_jobs($1)", [user.id]),
-        db.query<JobRow>("select * from keygate.list_jobs($1, null, null, null, null, $2)", [user.id, SUMMARY_LATEST]),
-      ]);
-      const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0]));
-      for (const row of counted) counts[row.status] = Number(row.count);
-      return json({ counts, jobs: latest.map(presentJobLine) }, { headers: { "cache-control": "no-store" } });
-    }),
-  );
+export function createJobSummary({ db, resolveUser }: JobSummaryDeps): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const user = await resolveUser(req);
+    const [counted, latest] = await Promise.all([
+      db.query<{ status: string; count: string }>("select * from keygate.count_jobs($1)", [user.id]),
+      db.query<JobRow>("select * from keygate.list_jobs($1, null, null, null, null, $2)", [user.id, SUMMARY_LATEST]),
+    ]);
+    const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0]));
+    for (const row of counted) counts[row.status] = Number(row.count);
+    return json({ counts, jobs: latest.map(presentJobLine) }, { headers: { "cache-control": "no-store" } });
+  };
 }

@@ -1,11 +1,29 @@
 import { defineConfig } from "vitest/config";
 import { PGBOUNCER_INSTALL_HINT, pgbouncerBinary } from "./scripts/pgbouncer.mjs";
 
-// The server-level suites (keys, jobs, sign-in, sessions) run twice: straight
-// to Postgres, and through a real transaction-mode pooler (PgBouncer,
-// `pool_mode = transaction`, started by tests/global-setup.ts), which is how a
-// hosted deployment reaches its database (docs/deploy.md). Any file named `*.server.test.ts` joins the second run.
-const throughPooler = ["tests/**/*.server.test.ts", "tests/auth/sessions.test.ts", "tests/auth/oidc-sign-in.test.ts"];
+// The suites that talk to the functions through a database run twice:
+// straight to Postgres, and through a real transaction-mode pooler
+// (PgBouncer, `pool_mode = transaction`, started by tests/global-setup.ts),
+// which is how a hosted deployment reaches its database (docs/deploy.md).
+// This list names them; a new suite that serves requests belongs here.
+const throughPooler = [
+  "tests/admin/admin-api.test.ts",
+  "tests/admin/admin-decisions.test.ts",
+  "tests/admin/audit-events.test.ts",
+  "tests/admin/role-ceiling.test.ts",
+  "tests/auth/oidc-sign-in.test.ts",
+  "tests/auth/refusal-limit.test.ts",
+  "tests/auth/sessions.test.ts",
+  "tests/http/client-address-behind-proxy.test.ts",
+  "tests/jobs/jobs.test.ts",
+  "tests/jobs/limits.test.ts",
+  "tests/jobs/queue.test.ts",
+  "tests/jobs/summary.test.ts",
+  "tests/jobs/worker.test.ts",
+  "tests/keys/api-keys.test.ts",
+  "tests/keys/failure-limit.test.ts",
+  "tests/keys/verify-key.test.ts",
+];
 
 const hasPgbouncer = pgbouncerBinary() !== null;
 if (!hasPgbouncer) {

@@ -7,11 +7,11 @@
 import { existsSync } from "node:fs";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, until } from "../helpers/call.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { insertKey } from "../helpers/keys.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
-import type { SignedInUser } from "../helpers/session.ts";
-import { call, insertKey } from "../keys/helpers.ts";
-import { signedInWith, within } from "./helpers.ts";
+import { createSignedInUser, type SignedInUser } from "../helpers/session.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -69,8 +69,8 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
   }
 
   it("an admin finds a user and deactivates them; their session and key stop working", async () => {
-    const admin = await signedInWith(t.admin, { role: "admin", email: "ops@example.test" });
-    const victim = await signedInWith(t.admin, { role: "member", email: "mallory@example.test" });
+    const admin = await createSignedInUser(t.admin, { role: "admin", email: "ops@example.test" });
+    const victim = await createSignedInUser(t.admin, { role: "member", email: "mallory@example.test" });
     await t.admin.query("update public.users set name = 'Mallory' where id = $1", [victim.id]);
     const { key } = await insertKey(t.admin, victim.id, { name: "leaky job" });
     const verify = () => call(server.url, "verify-key", { headers: { "x-api-key": key } });
@@ -103,7 +103,7 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
     // Their open dashboard is signed out on its next request, and their key stops within the bound.
     await theirs.reload();
     await theirs.getByRole("heading", { name: "Sign in to Keygate" }).waitFor();
-    const refused = await within(CACHE_BOUND_MS + 1000, verify, (r) => r.status === 401);
+    const refused = await until(verify, (r) => r.status === 401, CACHE_BOUND_MS + 1000);
     expect(refused.status).toBe(401);
     expect(Date.now() - at).toBeLessThanOrEqual(CACHE_BOUND_MS + 1000);
 
@@ -117,8 +117,8 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
   }, 60_000);
 
   it("lets an admin change a role and revoke a key from the page", async () => {
-    const admin = await signedInWith(t.admin, { role: "admin", email: "lead@example.test" });
-    const user = await signedInWith(t.admin, { role: "member", email: "casey@example.test" });
+    const admin = await createSignedInUser(t.admin, { role: "admin", email: "lead@example.test" });
+    const user = await createSignedInUser(t.admin, { role: "member", email: "casey@example.test" });
     const { key } = await insertKey(t.admin, user.id, { name: "nightly" });
 
     const page = await dashboardOf(admin);
@@ -139,10 +139,10 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
     await detail.getByRole("button", { name: "Revoke key nightly" }).click();
     await page.getByRole("alert").filter({ hasText: "Key revoked." }).waitFor();
     await detail.getByRole("row", { name: /nightly.*Revoked/ }).waitFor();
-    const refused = await within(
-      CACHE_BOUND_MS + 1000,
+    const refused = await until(
       () => call(server.url, "verify-key", { headers: { "x-api-key": key } }),
       (r) => r.status === 401,
+      CACHE_BOUND_MS + 1000,
     );
     expect(refused.status).toBe(401);
 

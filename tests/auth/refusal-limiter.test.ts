@@ -14,11 +14,11 @@ import { SharedCounters } from "../../functions/_shared/counters/shared-counters
 import type { Db } from "../../functions/_shared/db/db.ts";
 import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { EXCHANGE_SIGN_IN_CODE } from "../../functions/_shared/handlers/auth/token.ts";
+import { until } from "../helpers/call.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { roomInThisMinute } from "../helpers/minute-window.ts";
 import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
-import { until } from "../keys/helpers.ts";
 
 const PUBLIC_URL = "http://127.0.0.1:9"; // never contacted: its requests are answered in-process
 const AUTH = `${PUBLIC_URL}/functions/v1/auth`;

@@ -18,7 +18,7 @@ import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createApiKeysHandler } from "../../functions/_shared/handlers/api-keys/handler.ts";
 import { createAuthHandler } from "../../functions/_shared/handlers/auth/handler.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { insertKey } from "../keys/helpers.ts";
+import { insertKey } from "../helpers/keys.ts";
 import { authTables } from "./db-state.ts";
 
 const PUBLIC_URL = "http://127.0.0.1:54321";

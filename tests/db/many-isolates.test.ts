@@ -17,6 +17,7 @@ import { DB_IDLE_TIMEOUT_MS } from "../../functions/_shared/db/db.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { denoRunArgs } from "../../scripts/deno-run.mjs";
 import { migrate } from "../../scripts/migrate.mjs";
+import { insertKey } from "../helpers/keys.ts";
 import {
   POSTGRES_INSTALL_HINT,
   type PostgresCluster,
@@ -24,7 +25,6 @@ import {
   startPostgresCluster,
 } from "../helpers/postgres-cluster.ts";
 import { denoBin, freePort, projectRoot } from "../helpers/server.ts";
-import { insertKey } from "../keys/helpers.ts";
 
 const required = process.env.KEYGATE_REQUIRE_ALL === "1";
 const missing = postgresBinDir() ? null : `initdb/postgres are not installed (${POSTGRES_INSTALL_HINT})`;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { insertKey } from "../helpers/keys.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
-import { insertKey } from "../keys/helpers.ts";
 
 async function health(server: RunningServer) {
   const res = await fetch(`${server.url}/functions/v1/health`);

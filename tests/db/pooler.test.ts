@@ -13,9 +13,9 @@ import { KeygateError } from "../../functions/_shared/core/errors.ts";
 import { createDb } from "../../functions/_shared/db/db.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { insertKey } from "../helpers/keys.ts";
 import { pgbouncerMissing, type RunningPgBouncer, startPgBouncer } from "../helpers/pgbouncer.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
-import { insertKey } from "../keys/helpers.ts";
 
 const missing = pgbouncerMissing("the transaction-pooler tests");
 

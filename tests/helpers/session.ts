@@ -23,11 +23,24 @@ export async function createSession(admin: pg.Pool, userId: string, ttlSeconds =
   return token;
 }
 
+/** A user (role `member` unless given) with a live session and the given operator capabilities. */
 export async function createSignedInUser(
   admin: pg.Pool,
-  fields: { email?: string; name?: string; role?: string } = {},
+  fields: { email?: string; name?: string; role?: string; capabilities?: string[] } = {},
 ): Promise<SignedInUser> {
-  const user = await createUser(admin, fields);
+  const { capabilities = [], ...profile } = fields;
+  const user = await createUser(admin, profile);
+  for (const capability of capabilities) {
+    await admin.query("insert into public.user_capabilities (user_id, capability) values ($1, $2)", [
+      user.id,
+      capability,
+    ]);
+  }
   const token = await createSession(admin, user.id);
   return { ...user, token, cookie: `kg_session=${token}` };
+}
+
+/** A cookie-authenticated request from the dashboard's own origin. */
+export function asUser(user: SignedInUser, origin: string, init: RequestInit & { json?: unknown } = {}) {
+  return { ...init, headers: { cookie: user.cookie, origin, ...(init.headers as Record<string, string>) } };
 }

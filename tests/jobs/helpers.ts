@@ -1,36 +1,10 @@
-/** Shared arrangements for the jobs suites. */
+/** Arrangements of the jobs suites only: a client presenting a key, and a job's stored status. */
 import type pg from "pg";
-import { createUser } from "../helpers/database.ts";
-import { type Call, call, insertKey } from "../keys/helpers.ts";
-
-export const ALL_JOB_SCOPES = ["jobs:read", "jobs:write", "jobs:work"];
-
-export interface KeyHolder {
-  userId: string;
-  key: string;
-  keyId: string;
-}
-
-/** A new user (role `member`, which may hold write scopes) with one key of `scopes`. */
-export async function userWithKey(admin: pg.Pool, scopes: string[] = ALL_JOB_SCOPES): Promise<KeyHolder> {
-  const user = await createUser(admin, { role: "member" });
-  const key = await insertKey(admin, user.id, { scopes });
-  return { userId: user.id, key: key.key, keyId: key.id };
-}
-
-/** Another key of the same user. */
-export async function anotherKey(
-  admin: pg.Pool,
-  holder: KeyHolder,
-  scopes: string[] = ALL_JOB_SCOPES,
-): Promise<KeyHolder> {
-  const key = await insertKey(admin, holder.userId, { scopes });
-  return { userId: holder.userId, key: key.key, keyId: key.id };
-}
+import { type Call, type CallInit, call } from "../helpers/call.ts";
 
 /** A client for `<base>/functions/v1/jobs...` presenting `key` in x-api-key. */
 export function jobsClient(base: string) {
-  return (path: string, key: string | null, init: RequestInit & { json?: unknown } = {}): Promise<Call> =>
+  return (path: string, key: string | null, init: CallInit = {}): Promise<Call> =>
     call(base, path, {
       ...init,
       headers: { ...(key ? { "x-api-key": key } : {}), ...(init.headers as Record<string, string> | undefined) },

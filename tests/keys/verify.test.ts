@@ -5,9 +5,11 @@ import { SharedCounters } from "../../functions/_shared/counters/shared-counters
 import type { Db } from "../../functions/_shared/db/db.ts";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
+import { until } from "../helpers/call.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
 import { fakeClock } from "../helpers/fake-clock.ts";
-import { countingDb, insertKey, TOUCH_SQL, until, VERIFY_SQL } from "./helpers.ts";
+import { insertKey } from "../helpers/keys.ts";
+import { countingDb, TOUCH_SQL, VERIFY_SQL } from "./helpers.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createKeyVerifier } from "../../functions/_shared/keys/verify.ts";
 import { type ApiKeyContext, createWithApiKey } from "../../functions/_shared/keys/with-api-key.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-import { insertKey } from "./helpers.ts";
+import { insertKey } from "../helpers/keys.ts";
 
 let t: TestDatabase;
 beforeAll(async () => {

@@ -1,32 +1,26 @@
 /** The `jobs` function (and so `withApiKey`) through the real Deno server: submit, read, refusals. */
 import { FunctionsHttpError } from "@supabase/supabase-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runBackendJob } from "../../examples/backend-job.ts";
-import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import { call, insertKey } from "../keys/helpers.ts";
+import { call } from "../helpers/call.ts";
+import { createUser } from "../helpers/database.ts";
+import { insertKey } from "../helpers/keys.ts";
+import { useStack } from "../helpers/stack.ts";
 
-let t: TestDatabase;
-let server: RunningServer;
 let alice: { id: string; key: string; keyId: string };
 let bob: { id: string; key: string };
 
+const stack = useStack();
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url });
-  const a = await createUser(t.admin, { role: "member" });
-  const b = await createUser(t.admin, { role: "member" });
-  const ak = await insertKey(t.admin, a.id);
+  const a = await createUser(stack.admin, { role: "member" });
+  const b = await createUser(stack.admin, { role: "member" });
+  const ak = await insertKey(stack.admin, a.id);
   alice = { id: a.id, key: ak.key, keyId: ak.id };
-  bob = { id: b.id, key: (await insertKey(t.admin, b.id)).key };
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
+  bob = { id: b.id, key: (await insertKey(stack.admin, b.id)).key };
 });
 
 const jobs = (path: string, key: string | null, init: RequestInit & { json?: unknown } = {}) =>
-  call(server.url, path, {
+  call(stack.url, path, {
     ...init,
     headers: { ...(key ? { "x-api-key": key } : {}), ...(init.headers as Record<string, string>) },
   });
@@ -40,9 +34,10 @@ describe("jobs", () => {
     expect(res.status).toBe(202);
     expect(Object.keys(res.body).sort()).toEqual(["created_at", "id", "status"]);
     expect(res.body.status).toBe("queued");
-    const { rows } = await t.admin.query("select user_id, api_key_id, type, payload from public.jobs where id = $1", [
-      res.body.id,
-    ]);
+    const { rows } = await stack.admin.query(
+      "select user_id, api_key_id, type, payload from public.jobs where id = $1",
+      [res.body.id],
+    );
     expect(rows[0]).toEqual({
       user_id: alice.id,
       api_key_id: alice.keyId,
@@ -75,8 +70,8 @@ describe("jobs", () => {
   });
 
   it("lists newest first and honours limit", async () => {
-    const user = await createUser(t.admin, { role: "member" });
-    const { key } = await insertKey(t.admin, user.id);
+    const user = await createUser(stack.admin, { role: "member" });
+    const { key } = await insertKey(stack.admin, user.id);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
       ids.push((await jobs("jobs", key, { method: "POST", json: { type: `t${i}` } })).body.id);
@@ -85,9 +80,9 @@ describe("jobs", () => {
   });
 
   it("answers 403 insufficient_scope to a key without the route's scope", async () => {
-    const user = await createUser(t.admin, { role: "member" });
-    const readOnly = await insertKey(t.admin, user.id, { scopes: ["jobs:read"] });
-    const writeOnly = await insertKey(t.admin, user.id, { scopes: ["jobs:write"] });
+    const user = await createUser(stack.admin, { role: "member" });
+    const readOnly = await insertKey(stack.admin, user.id, { scopes: ["jobs:read"] });
+    const writeOnly = await insertKey(stack.admin, user.id, { scopes: ["jobs:write"] });
     const post = await jobs("jobs", readOnly.key, { method: "POST", json: { type: "x" } });
     expect([post.status, post.body.error.code]).toEqual([403, "insufficient_scope"]);
     expect(post.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
@@ -96,13 +91,13 @@ describe("jobs", () => {
     const getOne = await jobs(`jobs/${crypto.randomUUID()}`, writeOnly.key);
     expect(getOne.status).toBe(403);
     expect(
-      Number((await t.admin.query("select count(*) from public.jobs where user_id = $1", [user.id])).rows[0].count),
+      Number((await stack.admin.query("select count(*) from public.jobs where user_id = $1", [user.id])).rows[0].count),
     ).toBe(0);
   });
 
   it("answers 401 with one message to every bad key on every route, and 404 to a path with no route", async () => {
-    const revoked = await insertKey(t.admin, alice.id);
-    await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [revoked.id]);
+    const revoked = await insertKey(stack.admin, alice.id);
+    await stack.admin.query("update public.api_keys set revoked_at = now() where id = $1", [revoked.id]);
     const bodies = [];
     for (const key of [null, "nope", revoked.key]) {
       for (const [path, method] of [
@@ -130,8 +125,8 @@ describe("jobs", () => {
   });
 
   it("refuses bad bodies: 400, 415, 413, and creates nothing", async () => {
-    const user = await createUser(t.admin, { role: "member" });
-    const { key } = await insertKey(t.admin, user.id);
+    const user = await createUser(stack.admin, { role: "member" });
+    const { key } = await insertKey(stack.admin, user.id);
     for (const json of [
       {},
       { type: "" },
@@ -161,12 +156,12 @@ describe("jobs", () => {
     });
     expect([big.status, big.body.error.code]).toEqual([413, "payload_too_large"]);
     expect(
-      Number((await t.admin.query("select count(*) from public.jobs where user_id = $1", [user.id])).rows[0].count),
+      Number((await stack.admin.query("select count(*) from public.jobs where user_id = $1", [user.id])).rows[0].count),
     ).toBe(0);
   });
 
   it("grants browsers no CORS by default", async () => {
-    const pre = await fetch(`${server.url}/functions/v1/jobs`, {
+    const pre = await fetch(`${stack.url}/functions/v1/jobs`, {
       method: "OPTIONS",
       headers: {
         origin: "https://app.example",
@@ -184,7 +179,7 @@ describe("jobs", () => {
 describe("the supabase-js example (examples/backend-job.ts)", () => {
   it("submits and reads a job with functions.invoke and x-api-key", async () => {
     const run = await runBackendJob({
-      url: server.url,
+      url: stack.url,
       anonKey: "anon-key-placeholder",
       apiKey: alice.key,
       type: "report.generate",
@@ -202,7 +197,7 @@ describe("the supabase-js example (examples/backend-job.ts)", () => {
 
   it("surfaces a refused key as a FunctionsHttpError with the 401 response", async () => {
     const err = await runBackendJob({
-      url: server.url,
+      url: stack.url,
       anonKey: "anon-key-placeholder",
       apiKey: "kg_wrong",
       type: "x",

@@ -9,55 +9,37 @@
  * does on Supabase.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { until } from "../helpers/call.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
 import { fromAddress } from "../helpers/from-address.ts";
 import { inFreshWindow } from "../helpers/limit-window.ts";
 import { roomInThisMinute } from "../helpers/minute-window.ts";
-import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import { until } from "../keys/helpers.ts";
+import { useStack } from "../helpers/stack.ts";
 
 // Share 1: one process admits exactly the limit (limit - 1 + 1 x share) per minute.
 const LIMIT = 2;
 const FLOOD_MS = 6000;
 const DASHBOARD = "https://dashboard.example.test";
 
-let database: TestDatabase;
-let oidc: TestOidcProvider;
-let server: RunningServer;
 let auth: string;
 
+const stack = useStack({
+  oidc: true,
+  env: { ALLOWED_REDIRECT_ORIGINS: DASHBOARD, AUTH_FAILURES_PER_MINUTE: String(LIMIT) },
+});
 beforeAll(async () => {
-  database = await createTestDatabase();
-  oidc = await startOidcProvider({ redirectUris: () => [`${server.url}/functions/v1/auth/callback/oidc`] });
-  server = await startServer({
-    databaseUrl: database.url,
-    env: {
-      OIDC_ISSUER: oidc.issuer,
-      OIDC_CLIENT_ID: oidc.clientId,
-      OIDC_CLIENT_SECRET: oidc.clientSecret,
-      ALLOWED_REDIRECT_ORIGINS: DASHBOARD,
-      AUTH_FAILURES_PER_MINUTE: String(LIMIT),
-    },
-  });
-  auth = `${server.url}/functions/v1/auth`;
+  auth = `${stack.url}/functions/v1/auth`;
 });
 // Each test spends a per-minute budget: it must not straddle the minute.
 beforeEach(() => inFreshWindow());
-afterAll(async () => {
-  await server?.stop();
-  await oidc?.stop();
-  await database?.drop();
-});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const random43 = () => randomBytes(32).toString("base64url");
 
 function account(): string {
   const id = `acct-${randomBytes(5).toString("hex")}`;
-  oidc.accounts.set(id, { email: `${id}@example.test`, email_verified: true });
+  stack.oidc.accounts.set(id, { email: `${id}@example.test`, email_verified: true });
   return id;
 }
 
@@ -70,7 +52,7 @@ interface AuditRow {
 }
 
 async function eventsAfter(id: number): Promise<AuditRow[]> {
-  const { rows } = await database.admin.query<AuditRow>(
+  const { rows } = await stack.admin.query<AuditRow>(
     "select action, outcome, reason, target_user_id, details from public.audit_events where id > $1 order by id",
     [id],
   );
@@ -78,7 +60,7 @@ async function eventsAfter(id: number): Promise<AuditRow[]> {
 }
 
 async function lastEventId(): Promise<number> {
-  const { rows } = await database.admin.query("select coalesce(max(id), 0)::int as id from public.audit_events");
+  const { rows } = await stack.admin.query("select coalesce(max(id), 0)::int as id from public.audit_events");
   return rows[0].id;
 }
 
@@ -154,7 +136,9 @@ describe("refused code exchanges per client", () => {
     const browser = new CookieClient();
     const query = new URLSearchParams({ redirect_to: `${DASHBOARD}/`, code_challenge: challenge });
     const login = await browser.fetch(`${auth}/login/oidc?${query}`);
-    const callback = await browser.fetch(await oidc.authorize(login.headers.get("location")!, account(), browser));
+    const callback = await browser.fetch(
+      await stack.oidc.authorize(login.headers.get("location")!, account(), browser),
+    );
     const code = new URLSearchParams(new URL(callback.headers.get("location")!).hash.slice(1)).get("code");
     const exchanged = await fetch(`${auth}/token`, {
       method: "POST",
@@ -170,7 +154,7 @@ describe("refused code exchanges per client", () => {
 describe("refused sign-ins per client", () => {
   it("answers a flood of forged callbacks with 429, records the first refusals and one throttled event, and lets another address sign in", async () => {
     await roomInThisMinute(FLOOD_MS + 10_000);
-    const attacker = new CookieClient({ [server.url]: fromAddress("127.0.0.3") });
+    const attacker = new CookieClient({ [stack.url]: fromAddress("127.0.0.3") });
     // A real login cookie, replayed with a forged state on every callback.
     await attacker.fetch(`${auth}/login/oidc?redirect_to=%2F`);
     const sealed = attacker.get(`${auth}/callback/oidc`, "kg_login")!;
@@ -222,9 +206,9 @@ describe("refused sign-ins per client", () => {
     // Someone else signs in meanwhile.
     const browser = new CookieClient();
     const login = await browser.fetch(`${auth}/login/oidc?redirect_to=%2F`);
-    const done = await browser.fetch(await oidc.authorize(login.headers.get("location")!, account(), browser));
+    const done = await browser.fetch(await stack.oidc.authorize(login.headers.get("location")!, account(), browser));
     expect(done.status).toBe(302);
-    expect(done.headers.get("location")).toBe(`${server.url}/`);
+    expect(done.headers.get("location")).toBe(`${stack.url}/`);
     expect(done.headers.getSetCookie().some((c) => c.startsWith("kg_session="))).toBe(true);
   }, 60_000);
 });

@@ -3,27 +3,17 @@
  * fail with backoff, cancel, lease expiry, ownership, scopes, paging,
  * field caps, and the races (many claimers, many identical submissions).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import { type Call, until } from "../keys/helpers.ts";
-import { anotherKey, jobsClient, type KeyHolder, post, statusOf, userWithKey } from "./helpers.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Call, until } from "../helpers/call.ts";
+import { anotherKey, type KeyHolder, userWithKey } from "../helpers/keys.ts";
+import { useStack } from "../helpers/stack.ts";
+import { jobsClient, post, statusOf } from "./helpers.ts";
 
-let t: TestDatabase;
-let server: RunningServer;
 let jobs: ReturnType<typeof jobsClient>;
 
+const stack = useStack({ env: { JOBS_RETRY_BASE_SECONDS: "1", JOBS_RETRY_MAX_SECONDS: "60" } });
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({
-    databaseUrl: t.url,
-    env: { JOBS_RETRY_BASE_SECONDS: "1", JOBS_RETRY_MAX_SECONDS: "60" },
-  });
-  jobs = jobsClient(server.url);
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
+  jobs = jobsClient(stack.url);
 });
 
 async function submit(holder: KeyHolder, body: Record<string, unknown> = { type: "work" }): Promise<string> {
@@ -52,8 +42,8 @@ const refusal = (res: Call) => [res.status, res.body?.error?.code];
 
 describe("the lifecycle", () => {
   it("claims, heartbeats with progress and completes a job, then refuses every further transition", async () => {
-    const owner = await userWithKey(t.admin);
-    const worker = await anotherKey(t.admin, owner, ["jobs:work"]);
+    const owner = await userWithKey(stack.admin);
+    const worker = await anotherKey(stack.admin, owner, ["jobs:work"]);
     const id = await submit(owner, { type: "report", payload: { month: "2026-11" }, max_attempts: 2 });
 
     const [claimed] = await claim(worker, { lease_seconds: 30 });
@@ -103,16 +93,16 @@ describe("the lifecycle", () => {
   });
 
   it("refuses to report on a queued job", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner);
     for (const action of ["heartbeat", "complete"]) {
       expect(refusal(await jobs(`jobs/${id}/${action}`, owner.key, post()))).toEqual([409, "job_not_running"]);
     }
-    expect(await statusOf(t.admin, id)).toBe("queued");
+    expect(await statusOf(stack.admin, id)).toBe("queued");
   });
 
   it("hands out priority first, then the oldest due, only of the asked types, and not jobs due later", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const low = await submit(owner, { type: "mail", priority: -5 });
     const old = await submit(owner, { type: "mail" });
     const newer = await submit(owner, { type: "mail" });
@@ -126,9 +116,9 @@ describe("the lifecycle", () => {
   });
 
   it("lets only the key that claimed a job report on it, and only for its attempt", async () => {
-    const owner = await userWithKey(t.admin);
-    const holder = await anotherKey(t.admin, owner, ["jobs:work"]);
-    const sibling = await anotherKey(t.admin, owner, ["jobs:work"]);
+    const owner = await userWithKey(stack.admin);
+    const holder = await anotherKey(stack.admin, owner, ["jobs:work"]);
+    const sibling = await anotherKey(stack.admin, owner, ["jobs:work"]);
     const id = await submit(owner);
     await claim(holder);
     for (const action of ["heartbeat", "complete", "fail"]) {
@@ -139,12 +129,12 @@ describe("the lifecycle", () => {
       409,
       "lease_not_held",
     ]);
-    expect(await statusOf(t.admin, id)).toBe("running");
+    expect(await statusOf(stack.admin, id)).toBe("running");
     expect((await jobs(`jobs/${id}/complete`, holder.key, post({ attempt: 1 }))).status).toBe(200);
   });
 
   it("retries a failed job with exponential backoff until it is out of attempts, then fails it", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "flaky", max_attempts: 3 });
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -160,7 +150,7 @@ describe("the lifecycle", () => {
       delays.push(Date.parse(failed.body.run_at) - Date.parse(failed.body.updated_at));
       // Not due yet: nothing to claim. Then make it due instead of waiting out the backoff.
       expect(await claim(owner, { types: ["flaky"] })).toEqual([]);
-      await t.admin.query("update public.jobs set run_at = now() where id = $1", [id]);
+      await stack.admin.query("update public.jobs set run_at = now() where id = $1", [id]);
     }
     expect(delays).toEqual([1000, 2000]);
     await claim(owner, { types: ["flaky"] });
@@ -171,7 +161,7 @@ describe("the lifecycle", () => {
   });
 
   it("fails a job at once when the worker says not to retry", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "fatal", max_attempts: 5 });
     await claim(owner, { types: ["fatal"] });
     const res = await jobs(`jobs/${id}/fail`, owner.key, post({ error: "bad input", retry: false }));
@@ -179,7 +169,7 @@ describe("the lifecycle", () => {
   });
 
   it("cancels a queued job and a running one, whose worker is then refused", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const queued = await submit(owner, { type: "a" });
     const running = await submit(owner, { type: "b" });
     await claim(owner, { types: ["b"] });
@@ -196,9 +186,9 @@ describe("the lifecycle", () => {
 
 describe("leases", () => {
   it("reclaims a silent worker's job when its lease ends, and another worker completes it", async () => {
-    const owner = await userWithKey(t.admin);
-    const silent = await anotherKey(t.admin, owner, ["jobs:work"]);
-    const rescuer = await anotherKey(t.admin, owner, ["jobs:work"]);
+    const owner = await userWithKey(stack.admin);
+    const silent = await anotherKey(stack.admin, owner, ["jobs:work"]);
+    const rescuer = await anotherKey(stack.admin, owner, ["jobs:work"]);
     const id = await submit(owner, { type: "lease" });
     const [first] = await claim(silent, { lease_seconds: 1 });
     expect(first.id).toBe(id);
@@ -220,7 +210,7 @@ describe("leases", () => {
   });
 
   it("refuses a worker whose lease ended and whose job the same key claimed again", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "same-key" });
     await claim(owner, { types: ["same-key"], lease_seconds: 1 });
     const again = await until(
@@ -233,11 +223,11 @@ describe("leases", () => {
       409,
       "lease_not_held",
     ]);
-    expect(await statusOf(t.admin, id)).toBe("running");
+    expect(await statusOf(stack.admin, id)).toBe("running");
   });
 
   it("fails a job whose lease ends on its last attempt", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "last", max_attempts: 1 });
     await claim(owner, { types: ["last"], lease_seconds: 1 });
     const job = await until(
@@ -253,22 +243,22 @@ describe("leases", () => {
   });
 
   it("keeps a job while its worker heartbeats past the first lease", async () => {
-    const owner = await userWithKey(t.admin);
-    const other = await anotherKey(t.admin, owner, ["jobs:work"]);
+    const owner = await userWithKey(stack.admin);
+    const other = await anotherKey(stack.admin, owner, ["jobs:work"]);
     const id = await submit(owner, { type: "long" });
     const [job] = await claim(owner, { types: ["long"], lease_seconds: 1 });
     const beat = await jobs(`jobs/${id}/heartbeat`, owner.key, post({ lease_seconds: 30 }));
     expect(Date.parse(beat.body.lease_expires_at)).toBeGreaterThan(Date.parse(job.lease_expires_at));
-    await t.admin.query("select pg_sleep(1.1)");
+    await stack.admin.query("select pg_sleep(1.1)");
     expect(await claim(other, { types: ["long"] })).toEqual([]);
-    expect(await statusOf(t.admin, id)).toBe("running");
+    expect(await statusOf(stack.admin, id)).toBe("running");
   });
 });
 
 describe("ownership and scopes", () => {
   it("keeps another user's key from seeing or touching a job: 404 everywhere, never claimed", async () => {
-    const owner = await userWithKey(t.admin);
-    const stranger = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
+    const stranger = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "private" });
     expect(refusal(await jobs(`jobs/${id}`, stranger.key))).toEqual([404, "not_found"]);
     for (const action of ["heartbeat", "complete", "fail", "cancel"]) {
@@ -277,19 +267,19 @@ describe("ownership and scopes", () => {
     }
     expect(await claim(stranger, { types: ["private"], limit: 100 })).toEqual([]);
     expect((await jobs("jobs", stranger.key)).body.jobs).toEqual([]);
-    expect(await statusOf(t.admin, id)).toBe("queued");
+    expect(await statusOf(stack.admin, id)).toBe("queued");
 
     // Running, too: the stranger cannot report on it.
     await claim(owner, { types: ["private"] });
     expect(refusal(await jobs(`jobs/${id}/complete`, stranger.key, post()))).toEqual([404, "not_found"]);
-    expect(await statusOf(t.admin, id)).toBe("running");
+    expect(await statusOf(stack.admin, id)).toBe("running");
   });
 
   it("asks jobs:work to claim and report, jobs:write to submit and cancel, jobs:read to read", async () => {
-    const owner = await userWithKey(t.admin);
-    const writer = await anotherKey(t.admin, owner, ["jobs:write"]);
-    const worker = await anotherKey(t.admin, owner, ["jobs:work"]);
-    const reader = await anotherKey(t.admin, owner, ["jobs:read"]);
+    const owner = await userWithKey(stack.admin);
+    const writer = await anotherKey(stack.admin, owner, ["jobs:write"]);
+    const worker = await anotherKey(stack.admin, owner, ["jobs:work"]);
+    const reader = await anotherKey(stack.admin, owner, ["jobs:read"]);
     const id = await submit(writer);
     const denied = [
       await jobs("jobs/claim", writer.key, post()),
@@ -303,14 +293,14 @@ describe("ownership and scopes", () => {
       await jobs(`jobs/${id}`, worker.key),
     ];
     expect(denied.map(refusal)).toEqual(denied.map(() => [403, "insufficient_scope"]));
-    expect(await statusOf(t.admin, id)).toBe("queued");
+    expect(await statusOf(stack.admin, id)).toBe("queued");
     expect((await jobs(`jobs/${id}`, reader.key)).status).toBe(200);
   });
 });
 
 describe("reading", () => {
   it("lists newest first by status and type, page by page with a cursor", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await submit(owner, { type: i % 2 === 0 ? "even" : "odd" }));
     await jobs(`jobs/${ids[1]}/cancel`, owner.key, post());
@@ -339,7 +329,7 @@ describe("reading", () => {
 
 describe("refusals of bad input", () => {
   it("caps payload, result, progress and error with 413, and changes nothing", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const big = await jobs("jobs", owner.key, post({ type: "x", payload: { blob: "y".repeat(9 * 1024) } }));
     expect(refusal(big)).toEqual([413, "payload_too_large"]);
     expect(big.body.error.message).toMatch(/^payload/);
@@ -360,7 +350,7 @@ describe("refusals of bad input", () => {
   });
 
   it("answers 400 to bad bodies and headers, 404 to unknown jobs and actions, 405 to other methods", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "shape" });
     const bad = [
       await jobs("jobs", owner.key, post({ type: "x", max_attempts: 0 })),
@@ -380,10 +370,10 @@ describe("refusals of bad input", () => {
       await jobs(`jobs/${id}/cancel`, owner.key, post({ reason: "x" })),
     ];
     expect(bad.map(refusal)).toEqual(bad.map(() => [400, "validation_failed"]));
-    expect(await statusOf(t.admin, id)).toBe("queued");
+    expect(await statusOf(stack.admin, id)).toBe("queued");
     expect(
       Number(
-        (await t.admin.query("select count(*) from public.jobs where user_id = $1", [owner.userId])).rows[0].count,
+        (await stack.admin.query("select count(*) from public.jobs where user_id = $1", [owner.userId])).rows[0].count,
       ),
     ).toBe(1);
     expect((await jobs(`jobs/${id}/fail`, owner.key, post({ error: "x" }))).status).toBe(409);
@@ -408,12 +398,12 @@ describe("refusals of bad input", () => {
 
 describe("races", () => {
   it("hands each of 200 jobs to exactly one of 20 concurrent claimers", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const submitted: string[] = [];
     for (let batch = 0; batch < 10; batch++) {
       submitted.push(...(await Promise.all(Array.from({ length: 20 }, () => submit(owner, { type: "race" })))));
     }
-    const workers = await Promise.all(Array.from({ length: 20 }, () => anotherKey(t.admin, owner, ["jobs:work"])));
+    const workers = await Promise.all(Array.from({ length: 20 }, () => anotherKey(stack.admin, owner, ["jobs:work"])));
     const claimedBy = new Map<string, string[]>();
     await Promise.all(
       workers.map(async (worker) => {
@@ -427,7 +417,7 @@ describe("races", () => {
     expect([...claimedBy.keys()].sort()).toEqual([...submitted].sort());
     expect([...claimedBy.values()].filter((keys) => keys.length !== 1)).toEqual([]);
     expect(new Set([...claimedBy.values()].flat()).size).toBeGreaterThan(1);
-    const { rows } = await t.admin.query(
+    const { rows } = await stack.admin.query(
       "select count(*)::int as n, min(attempts) as lo, max(attempts) as hi from public.jobs where user_id = $1 and status = 'running'",
       [owner.userId],
     );
@@ -435,7 +425,7 @@ describe("races", () => {
   });
 
   it("makes one job of 25 identical submissions at once with one Idempotency-Key, and answers each the same", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const body = { type: "charge", payload: { amount: 100 } };
     const answers = await Promise.all(
       Array.from({ length: 25 }, () => jobs("jobs", owner.key, post(body, { "idempotency-key": "order-17" }))),
@@ -443,7 +433,7 @@ describe("races", () => {
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([202]));
     expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
     expect(answers.filter((a) => a.headers.get("idempotent-replayed") === "true")).toHaveLength(24);
-    const { rows } = await t.admin.query("select id from public.jobs where user_id = $1", [owner.userId]);
+    const { rows } = await stack.admin.query("select id from public.jobs where user_id = $1", [owner.userId]);
     expect(rows.map((r) => r.id)).toEqual([answers[0].body.id]);
 
     // The first answer still, after the job ran; another body with the key is refused.
@@ -458,11 +448,12 @@ describe("races", () => {
     );
     expect(refusal(other)).toEqual([409, "idempotency_key_reused"]);
     expect(
-      (await t.admin.query("select count(*)::int as n from public.jobs where user_id = $1", [owner.userId])).rows[0].n,
+      (await stack.admin.query("select count(*)::int as n from public.jobs where user_id = $1", [owner.userId])).rows[0]
+        .n,
     ).toBe(1);
 
     // Keys are per owner: another user's same key makes their own job.
-    const stranger = await userWithKey(t.admin);
+    const stranger = await userWithKey(stack.admin);
     const theirs = await jobs("jobs", stranger.key, post(body, { "idempotency-key": "order-17" }));
     expect(theirs.status).toBe(202);
     expect(theirs.body.id).not.toBe(answers[0].body.id);

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadClientAddressSettings } from "../functions/_shared/config/config.ts";
-import type { Env } from "../functions/_shared/config/env.ts";
-import { clientKey } from "../functions/_shared/http/client-key.ts";
+import { loadClientAddressSettings } from "../../functions/_shared/config/config.ts";
+import type { Env } from "../../functions/_shared/config/env.ts";
+import { clientKey } from "../../functions/_shared/http/client-key.ts";
 
 const keyOf = (address: string, env: Env = {}) =>
   clientKey(

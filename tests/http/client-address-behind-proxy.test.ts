@@ -8,13 +8,13 @@
  */
 import http from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { generateApiKey } from "../functions/_shared/keys/format.ts";
-import { createTestDatabase, createUser, type TestDatabase } from "./helpers/database.ts";
-import { type ForwardingProxy, startForwardingProxy } from "./helpers/forwarding-proxy.ts";
-import { inFreshWindow } from "./helpers/limit-window.ts";
-import { type RunningServer, startServer } from "./helpers/server.ts";
-import { createSession } from "./helpers/session.ts";
-import { insertKey } from "./keys/helpers.ts";
+import { generateApiKey } from "../../functions/_shared/keys/format.ts";
+import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { type ForwardingProxy, startForwardingProxy } from "../helpers/forwarding-proxy.ts";
+import { insertKey } from "../helpers/keys.ts";
+import { inFreshWindow } from "../helpers/limit-window.ts";
+import { type RunningServer, startServer } from "../helpers/server.ts";
+import { createSession } from "../helpers/session.ts";
 
 const LIMIT = 3;
 const CLIENT_A = "127.0.0.2";

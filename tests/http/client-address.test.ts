@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { loadClientAddressSettings } from "../functions/_shared/config/config.ts";
-import type { Env } from "../functions/_shared/config/env.ts";
-import { clientAddress, enterLocalRequest, leaveLocalRequest } from "../functions/_shared/http/client-address.ts";
+import { loadClientAddressSettings } from "../../functions/_shared/config/config.ts";
+import type { Env } from "../../functions/_shared/config/env.ts";
+import { clientAddress, enterLocalRequest, leaveLocalRequest } from "../../functions/_shared/http/client-address.ts";
 
 const request = (headers: Record<string, string> = {}) => new Request("http://127.0.0.1/", { headers });
 const settings = (env: Env = {}) => loadClientAddressSettings(env);

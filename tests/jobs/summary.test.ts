@@ -8,11 +8,11 @@ import os from "node:os";
 import path from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
+import { call } from "../helpers/call.ts";
+import { type KeyHolder, userWithKey } from "../helpers/keys.ts";
 import { createSession } from "../helpers/session.ts";
-import { call } from "../keys/helpers.ts";
-import { jobsClient, type KeyHolder, post, userWithKey } from "./helpers.ts";
+import { useStack } from "../helpers/stack.ts";
+import { jobsClient, post } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -20,23 +20,16 @@ const required = process.env.KEYGATE_REQUIRE_ALL === "1";
 if (!hasChromium && !required)
   console.log(`skipping the Jobs view browser test: Chromium not found at ${CHROMIUM} (apt-get install chromium)`);
 
-let t: TestDatabase;
-let server: RunningServer;
 let jobs: ReturnType<typeof jobsClient>;
 
+const stack = useStack();
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url });
-  jobs = jobsClient(server.url);
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
+  jobs = jobsClient(stack.url);
 });
 
 /** A user with a key and jobs in several states: 2 queued, 1 running with progress, 1 failed, 1 succeeded. */
 async function userWithJobs(): Promise<KeyHolder & { cookie: string; ids: Record<string, string> }> {
-  const owner = await userWithKey(t.admin);
+  const owner = await userWithKey(stack.admin);
   const submit = async (type: string, extra = {}) =>
     (await jobs("jobs", owner.key, post({ type, ...extra }))).body.id as string;
   const ids = {
@@ -51,7 +44,7 @@ async function userWithJobs(): Promise<KeyHolder & { cookie: string; ids: Record
   await jobs(`jobs/${ids.done}/complete`, owner.key, post({ result: { ok: 1 } }));
   await jobs(`jobs/${ids.failed}/fail`, owner.key, post({ error: "<b>no such month</b>" }));
   await jobs(`jobs/${ids.running}/heartbeat`, owner.key, post({ progress: { done: 3, total: 10 } }));
-  const token = await createSession(t.admin, owner.userId);
+  const token = await createSession(stack.admin, owner.userId);
   return { ...owner, cookie: `kg_session=${token}`, ids };
 }
 
@@ -59,7 +52,7 @@ describe("GET /jobs/summary", () => {
   it("counts the signed-in user's jobs by status and lists the latest, without payloads or results", async () => {
     const user = await userWithJobs();
     await userWithJobs(); // someone else's, not counted
-    const res = await call(server.url, "jobs/summary", { headers: { cookie: user.cookie } });
+    const res = await call(stack.url, "jobs/summary", { headers: { cookie: user.cookie } });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.body.counts).toEqual({ queued: 2, running: 1, succeeded: 1, failed: 1, canceled: 0 });
@@ -77,23 +70,23 @@ describe("GET /jobs/summary", () => {
 
   it("takes a session, not an API key: 401 without one or with a key", async () => {
     const user = await userWithJobs();
-    const none = await call(server.url, "jobs/summary");
+    const none = await call(stack.url, "jobs/summary");
     expect([none.status, none.body.error.code]).toEqual([401, "unauthorized"]);
-    const withKey = await call(server.url, "jobs/summary", {
+    const withKey = await call(stack.url, "jobs/summary", {
       headers: { "x-api-key": user.key, authorization: `Bearer ${user.key}` },
     });
     expect([withKey.status, withKey.body.error.code]).toEqual([401, "unauthorized"]);
-    expect((await call(server.url, "jobs/summary", { method: "POST", headers: { cookie: user.cookie } })).status).toBe(
+    expect((await call(stack.url, "jobs/summary", { method: "POST", headers: { cookie: user.cookie } })).status).toBe(
       405,
     );
   });
 
   it("grants credentialed CORS to the dashboard's origins only", async () => {
     const user = await userWithJobs();
-    const ok = await call(server.url, "jobs/summary", { headers: { cookie: user.cookie, origin: server.url } });
-    expect(ok.headers.get("access-control-allow-origin")).toBe(server.url);
+    const ok = await call(stack.url, "jobs/summary", { headers: { cookie: user.cookie, origin: stack.url } });
+    expect(ok.headers.get("access-control-allow-origin")).toBe(stack.url);
     expect(ok.headers.get("access-control-allow-credentials")).toBe("true");
-    const evil = await call(server.url, "jobs/summary", {
+    const evil = await call(stack.url, "jobs/summary", {
       headers: { cookie: user.cookie, origin: "https://evil.example" },
     });
     expect(evil.headers.get("access-control-allow-origin")).toBeNull();
@@ -119,7 +112,7 @@ describe.skipIf(!hasChromium && !required)("the dashboard's Jobs view in a real 
     const user = await userWithJobs();
     const context = await browser!.newContext({ viewport: { width: 1200, height: 900 } });
     try {
-      const { hostname } = new URL(server.url);
+      const { hostname } = new URL(stack.url);
       await context.addCookies([
         {
           name: "kg_session",
@@ -132,7 +125,7 @@ describe.skipIf(!hasChromium && !required)("the dashboard's Jobs view in a real 
       ]);
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
-      await page.goto(`${server.url}/`);
+      await page.goto(`${stack.url}/`);
       const view = page.locator("#jobs-view");
       await view.getByRole("heading", { name: "Jobs" }).waitFor();
       const count = (status: string) => view.locator(`.job-count[data-status="${status}"] strong`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAddressToken } from "../../functions/_shared/core/ip/address-token.ts";
+import { parseAddressToken } from "../../../functions/_shared/core/ip/address-token.ts";
 
 const text = (s: string) => parseAddressToken(s)?.text ?? null;
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseIpAddress } from "../../functions/_shared/core/ip/ip-address.ts";
-import { IpRanges } from "../../functions/_shared/core/ip/ip-ranges.ts";
+import { parseIpAddress } from "../../../functions/_shared/core/ip/ip-address.ts";
+import { IpRanges } from "../../../functions/_shared/core/ip/ip-ranges.ts";
 
 const address = (s: string) => parseIpAddress(s)!;
 

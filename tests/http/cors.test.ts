@@ -5,8 +5,8 @@
  */
 import { corsHeaders as supabaseCorsHeaders } from "@supabase/supabase-js/cors";
 import { describe, expect, it } from "vitest";
-import { browserCors, corsHeaders } from "../functions/_shared/http/cors.ts";
-import { createRouter, route } from "../functions/_shared/http/router.ts";
+import { browserCors, corsHeaders } from "../../functions/_shared/http/cors.ts";
+import { createRouter, route } from "../../functions/_shared/http/router.ts";
 
 const APP = "https://app.example.test";
 const allowedHeaders = (value: string | null | undefined) =>

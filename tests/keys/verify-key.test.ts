@@ -1,27 +1,18 @@
 /** `verify-key` through the real Deno server: every refusal, the cache bound, no writes. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
-import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
+import { call } from "../helpers/call.ts";
+import { createUser } from "../helpers/database.ts";
+import { insertKey } from "../helpers/keys.ts";
 import { createSignedInUser } from "../helpers/session.ts";
-import { call, insertKey } from "./helpers.ts";
+import { useStack } from "../helpers/stack.ts";
 
 /** The revocation bound docs/security.md states: the verification cache's lifetime. */
 const CACHE_BOUND_MS = 5000;
 
-let t: TestDatabase;
-let server: RunningServer;
+const stack = useStack({ env: { API_KEY_CREATE_PER_MINUTE: "1000" } });
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url, env: { API_KEY_CREATE_PER_MINUTE: "1000" } });
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
-});
-
-const verify = (headers: Record<string, string>, method = "GET") => call(server.url, "verify-key", { method, headers });
+const verify = (headers: Record<string, string>, method = "GET") => call(stack.url, "verify-key", { method, headers });
 
 /** Polls verify-key until it refuses the key; the time it took, or Infinity. */
 async function msUntilRefused(key: string, since: number, limitMs: number): Promise<number> {
@@ -34,8 +25,8 @@ async function msUntilRefused(key: string, since: number, limitMs: number): Prom
 
 describe("verify-key", () => {
   it("accepts a live key from x-api-key or Authorization: Bearer, by GET or POST", async () => {
-    const user = await createUser(t.admin);
-    const { id, key } = await insertKey(t.admin, user.id, { scopes: ["jobs:read"] });
+    const user = await createUser(stack.admin);
+    const { id, key } = await insertKey(stack.admin, user.id, { scopes: ["jobs:read"] });
     const expected = { valid: true, user_id: user.id, key_id: id, scopes: ["jobs:read"], expires_at: null };
     for (const [headers, method] of [
       [{ "x-api-key": key }, "GET"],
@@ -51,17 +42,17 @@ describe("verify-key", () => {
   });
 
   it("refuses missing, malformed, unknown, revoked, expired and inactive-owner keys alike", async () => {
-    const owner = await createUser(t.admin);
-    const gone = await createUser(t.admin);
-    const revoked = await insertKey(t.admin, owner.id);
-    const expired = await insertKey(t.admin, owner.id);
-    const inactive = await insertKey(t.admin, gone.id);
-    await t.admin.query("update public.api_keys set revoked_at = now() where id = $1", [revoked.id]);
-    await t.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [
+    const owner = await createUser(stack.admin);
+    const gone = await createUser(stack.admin);
+    const revoked = await insertKey(stack.admin, owner.id);
+    const expired = await insertKey(stack.admin, owner.id);
+    const inactive = await insertKey(stack.admin, gone.id);
+    await stack.admin.query("update public.api_keys set revoked_at = now() where id = $1", [revoked.id]);
+    await stack.admin.query("update public.api_keys set expires_at = now() - interval '1 second' where id = $1", [
       expired.id,
     ]);
-    await t.admin.query("update public.users set is_active = false where id = $1", [gone.id]);
-    const valid = await insertKey(t.admin, owner.id);
+    await stack.admin.query("update public.users set is_active = false where id = $1", [gone.id]);
+    const valid = await insertKey(stack.admin, owner.id);
     const typo = valid.key.slice(0, 20) + (valid.key[20] === "a" ? "b" : "a") + valid.key.slice(21);
 
     const missing = await verify({});
@@ -95,19 +86,19 @@ describe("verify-key", () => {
   });
 
   it(`refuses a key revoked through the API within ${CACHE_BOUND_MS} ms, and from then on`, async () => {
-    const user = await createSignedInUser(t.admin);
-    const created = await call(server.url, "api-keys", {
+    const user = await createSignedInUser(stack.admin);
+    const created = await call(stack.url, "api-keys", {
       method: "POST",
-      headers: { cookie: user.cookie, origin: server.url },
+      headers: { cookie: user.cookie, origin: stack.url },
     });
     const key = created.body.key as string;
     expect((await verify({ "x-api-key": key })).status).toBe(200); // now cached
     const revokedAt = Date.now();
     expect(
       (
-        await call(server.url, `api-keys/${created.body.id}`, {
+        await call(stack.url, `api-keys/${created.body.id}`, {
           method: "DELETE",
-          headers: { cookie: user.cookie, origin: server.url },
+          headers: { cookie: user.cookie, origin: stack.url },
         })
       ).status,
     ).toBe(204);
@@ -117,19 +108,19 @@ describe("verify-key", () => {
   });
 
   it(`refuses a deactivated user's key within ${CACHE_BOUND_MS} ms`, async () => {
-    const user = await createUser(t.admin);
-    const { key } = await insertKey(t.admin, user.id);
+    const user = await createUser(stack.admin);
+    const { key } = await insertKey(stack.admin, user.id);
     expect((await verify({ "x-api-key": key })).status).toBe(200);
     const at = Date.now();
-    await t.admin.query("update public.users set is_active = false where id = $1", [user.id]);
+    await stack.admin.query("update public.users set is_active = false where id = $1", [user.id]);
     expect(await msUntilRefused(key, at, CACHE_BOUND_MS + 500)).toBeLessThanOrEqual(CACHE_BOUND_MS + 500);
   });
 
   it("writes nothing in steady state: last_used_at once, then no new row version", async () => {
-    const user = await createUser(t.admin);
-    const { id, key } = await insertKey(t.admin, user.id);
+    const user = await createUser(stack.admin);
+    const { id, key } = await insertKey(stack.admin, user.id);
     const row = async () =>
-      (await t.admin.query("select xmin::text, ctid::text, last_used_at from public.api_keys where id = $1", [id]))
+      (await stack.admin.query("select xmin::text, ctid::text, last_used_at from public.api_keys where id = $1", [id]))
         .rows[0];
     expect((await row()).last_used_at).toBeNull();
     await verify({ "x-api-key": key });
@@ -145,7 +136,7 @@ describe("verify-key", () => {
   });
 
   it("grants browsers nothing: a preflight gets no CORS headers", async () => {
-    const res = await fetch(`${server.url}/functions/v1/verify-key`, {
+    const res = await fetch(`${stack.url}/functions/v1/verify-key`, {
       method: "OPTIONS",
       headers: {
         origin: "https://app.example",
@@ -154,8 +145,8 @@ describe("verify-key", () => {
       },
     });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
-    const user = await createUser(t.admin);
-    const { key } = await insertKey(t.admin, user.id);
+    const user = await createUser(stack.admin);
+    const { key } = await insertKey(stack.admin, user.id);
     const actual = await verify({ "x-api-key": key, origin: "https://app.example" });
     expect(actual.headers.get("access-control-allow-origin")).toBeNull();
   });
@@ -163,15 +154,15 @@ describe("verify-key", () => {
 
 describe("parallel creation", () => {
   it("100 parallel creations across four users give distinct working keys and hold each cap of 25", async () => {
-    const users = await Promise.all(Array.from({ length: 4 }, () => createSignedInUser(t.admin)));
+    const users = await Promise.all(Array.from({ length: 4 }, () => createSignedInUser(stack.admin)));
     // Five keys each already: 20 of the next 25 fit under the cap.
-    for (const user of users) for (let i = 0; i < 5; i++) await insertKey(t.admin, user.id);
+    for (const user of users) for (let i = 0; i < 5; i++) await insertKey(stack.admin, user.id);
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
         const user = users[i % 4];
-        return call(server.url, "api-keys", {
+        return call(stack.url, "api-keys", {
           method: "POST",
-          headers: { cookie: user.cookie, origin: server.url },
+          headers: { cookie: user.cookie, origin: stack.url },
           json: { name: `p${i}` },
         }).then((res) => ({ user: user.id, ...res }));
       }),
@@ -181,7 +172,7 @@ describe("parallel creation", () => {
       expect(mine.filter((r) => r.status === 201)).toHaveLength(20);
       expect(mine.filter((r) => r.status === 409).every((r) => r.body.error.code === "key_limit_reached")).toBe(true);
       expect(mine.filter((r) => r.status === 409)).toHaveLength(5);
-      const live = await t.admin.query(
+      const live = await stack.admin.query(
         "select count(*) from public.api_keys where user_id = $1 and revoked_at is null",
         [user.id],
       );

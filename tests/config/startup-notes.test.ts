@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig, SUPABASE_EMAIL_UNPROVABLE } from "../functions/_shared/config/config.ts";
-import type { Env } from "../functions/_shared/config/env.ts";
-import { startupNotes } from "../functions/_shared/config/startup-notes.ts";
+import { loadConfig, SUPABASE_EMAIL_UNPROVABLE } from "../../functions/_shared/config/config.ts";
+import type { Env } from "../../functions/_shared/config/env.ts";
+import { startupNotes } from "../../functions/_shared/config/startup-notes.ts";
 
 const notes = (env: Env) => startupNotes(loadConfig({ KEYGATE_ENV: "development", ...env }));
 

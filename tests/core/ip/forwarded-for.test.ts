@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { forwardedFor } from "../../functions/_shared/core/ip/forwarded-for.ts";
+import { forwardedFor } from "../../../functions/_shared/core/ip/forwarded-for.ts";
 
 describe("forwardedFor", () => {
   it("gives the for= node of an RFC 7239 element, unquoted, whatever the case of the name", () => {

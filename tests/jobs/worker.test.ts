@@ -3,44 +3,38 @@
  * process, and as its own Deno process stopped by a signal.
  */
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { demoHandler, runWorker } from "../../examples/worker.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { denoBin, projectRoot, type RunningServer, startServer } from "../helpers/server.ts";
-import { until } from "../keys/helpers.ts";
-import { anotherKey, jobsClient, type KeyHolder, post, statusOf, userWithKey } from "./helpers.ts";
+import { until } from "../helpers/call.ts";
+import { anotherKey, type KeyHolder, userWithKey } from "../helpers/keys.ts";
+import { denoBin, projectRoot } from "../helpers/server.ts";
+import { useStack } from "../helpers/stack.ts";
+import { jobsClient, post, statusOf } from "./helpers.ts";
 
-let t: TestDatabase;
-let server: RunningServer;
 let jobs: ReturnType<typeof jobsClient>;
 
+const stack = useStack();
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url });
-  jobs = jobsClient(server.url);
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
+  jobs = jobsClient(stack.url);
 });
 
 async function submit(holder: KeyHolder, body: Record<string, unknown>): Promise<string> {
   return (await jobs("jobs", holder.key, post(body))).body.id;
 }
 
-const finishedStatuses = async (ids: string[]) => Promise.all(ids.map((id) => statusOf(t.admin, id)));
+const finishedStatuses = async (ids: string[]) => Promise.all(ids.map((id) => statusOf(stack.admin, id)));
 const allFinished = (statuses: string[]) => statuses.every((s) => s !== "queued" && s !== "running");
 
 describe("examples/worker.ts", () => {
   it("claims, reports progress, completes or fails each job, and stops when asked", async () => {
-    const owner = await userWithKey(t.admin);
-    const worker = await anotherKey(t.admin, owner, ["jobs:work"]);
+    const owner = await userWithKey(stack.admin);
+    const worker = await anotherKey(stack.admin, owner, ["jobs:work"]);
     const ok = await submit(owner, { type: "demo", payload: { steps: 3, step_ms: 10 } });
     const bad = await submit(owner, { type: "demo", payload: { fail: "no such report" }, max_attempts: 1 });
     const stop = new AbortController();
     const lines: string[] = [];
     const running = runWorker({
-      url: server.url,
+      url: stack.url,
       apiKey: worker.key,
       handle: demoHandler,
       stop: stop.signal,
@@ -62,12 +56,12 @@ describe("examples/worker.ts", () => {
   });
 
   it("abandons a job canceled while it runs and goes on to the next", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const slow = await submit(owner, { type: "slow", payload: { steps: 200, step_ms: 50 } });
     const next = await submit(owner, { type: "slow", payload: { steps: 1, step_ms: 1 } });
     const stop = new AbortController();
     const running = runWorker({
-      url: server.url,
+      url: stack.url,
       apiKey: owner.key,
       handle: demoHandler,
       stop: stop.signal,
@@ -75,7 +69,7 @@ describe("examples/worker.ts", () => {
       log: () => {},
     });
     await until(
-      () => statusOf(t.admin, slow),
+      () => statusOf(stack.admin, slow),
       (s) => s === "running",
       10_000,
     );
@@ -87,7 +81,7 @@ describe("examples/worker.ts", () => {
   });
 
   it("runs as a Deno process and, on SIGTERM, finishes the job in hand and exits 0", async () => {
-    const owner = await userWithKey(t.admin);
+    const owner = await userWithKey(stack.admin);
     const id = await submit(owner, { type: "signal", payload: { steps: 8, step_ms: 150 } });
     const child = spawn(denoBin, ["run", "--allow-env", "--allow-net", "--no-config", "examples/worker.ts"], {
       cwd: projectRoot,
@@ -96,7 +90,7 @@ describe("examples/worker.ts", () => {
         HOME: process.env.HOME,
         DENO_DIR: process.env.DENO_DIR ?? "",
         NO_COLOR: "1",
-        KEYGATE_URL: server.url,
+        KEYGATE_URL: stack.url,
         KEYGATE_API_KEY: owner.key,
         KEYGATE_LEASE_SECONDS: "5",
       },
@@ -109,7 +103,7 @@ describe("examples/worker.ts", () => {
     try {
       expect(
         await until(
-          () => statusOf(t.admin, id),
+          () => statusOf(stack.admin, id),
           (s) => s === "running",
           30_000,
         ),
@@ -119,7 +113,7 @@ describe("examples/worker.ts", () => {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
-    expect(await statusOf(t.admin, id)).toBe("succeeded");
+    expect(await statusOf(stack.admin, id)).toBe("succeeded");
     expect(output).toContain("SIGTERM: finishing the job in hand");
     expect(output).toContain("worker stopped after 1 jobs");
     expect(output).not.toContain(owner.key);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { sha256, toKeyString } from "../functions/_shared/core/hash.ts";
+import { sha256, toKeyString } from "../../functions/_shared/core/hash.ts";
 
 describe("sha256", () => {
   it("matches the FIPS 180-2 test vector", () => {

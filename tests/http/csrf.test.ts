@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { KeygateError } from "../functions/_shared/core/errors.ts";
-import { assertAllowedOrigin } from "../functions/_shared/http/csrf.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { assertAllowedOrigin } from "../../functions/_shared/http/csrf.ts";
 
 const allowed = ["http://127.0.0.1:54321"];
 const req = (method: string, headers: Record<string, string> = {}) =>

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ipNetwork, parseIpAddress } from "../../functions/_shared/core/ip/ip-address.ts";
+import { ipNetwork, parseIpAddress } from "../../../functions/_shared/core/ip/ip-address.ts";
 
 const text = (s: string) => parseIpAddress(s)?.text ?? null;
 

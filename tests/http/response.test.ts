@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { KeygateError } from "../functions/_shared/core/errors.ts";
-import { MAX_BODY_BYTES, MAX_JSON_DEPTH, readJson, toResponse } from "../functions/_shared/http/response.ts";
+import { KeygateError } from "../../functions/_shared/core/errors.ts";
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH, readJson, toResponse } from "../../functions/_shared/http/response.ts";
 
 const anything = z.unknown();
 const post = (body: BodyInit | null, type = "application/json") =>

@@ -5,8 +5,8 @@ import {
   loadConfig,
   loadKeySettings,
   SUPABASE_EMAIL_UNPROVABLE,
-} from "../functions/_shared/config/config.ts";
-import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
+} from "../../functions/_shared/config/config.ts";
+import { isLoopbackHost } from "../../functions/_shared/core/loopback.js";
 
 describe("loadConfig", () => {
   it("defaults to the Supabase local port, its origin and the kg prefix", () => {

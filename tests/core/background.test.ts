@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { runInBackground, runtimeWaitUntil } from "../functions/_shared/core/background.ts";
+import { runInBackground, runtimeWaitUntil } from "../../functions/_shared/core/background.ts";
 
 const runtime = globalThis as { EdgeRuntime?: unknown };
 

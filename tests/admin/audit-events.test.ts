@@ -5,51 +5,33 @@
  * `GET /auth/activity`, which says that an administrator acted but never
  * who, from where or with what. Never a token, cookie or code in an event.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { call } from "../helpers/call.ts";
 import { CookieClient } from "../helpers/cookie-client.ts";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { startOidcProvider, type TestOidcProvider } from "../helpers/oidc.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import { call } from "../keys/helpers.ts";
-import { signedInWith } from "./helpers.ts";
+import { createSignedInUser } from "../helpers/session.ts";
+import { useStack } from "../helpers/stack.ts";
 
-let database: TestDatabase;
-let oidc: TestOidcProvider;
-let server: RunningServer;
 let auth: string;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  oidc = await startOidcProvider({ redirectUris: () => [`${server.url}/functions/v1/auth/callback/oidc`] });
-  server = await startServer({
-    databaseUrl: database.url,
-    env: {
-      OIDC_ISSUER: oidc.issuer,
-      OIDC_CLIENT_ID: oidc.clientId,
-      OIDC_CLIENT_SECRET: oidc.clientSecret,
-      DEFAULT_ROLE: "member",
-      ADMIN_EMAILS: "Boss@Example.test, other@example.test",
-    },
-  });
-  auth = `${server.url}/functions/v1/auth`;
+const stack = useStack({
+  oidc: true,
+  env: { DEFAULT_ROLE: "member", ADMIN_EMAILS: "Boss@Example.test, other@example.test" },
 });
-afterAll(async () => {
-  await server?.stop();
-  await oidc?.stop();
-  await database?.drop();
+beforeAll(async () => {
+  auth = `${stack.url}/functions/v1/auth`;
 });
 
 async function signIn(account: string, headers: Record<string, string> = {}) {
   const browser = new CookieClient();
   const login = await browser.fetch(`${auth}/login/oidc?redirect_to=%2F`);
-  const callback = await oidc.authorize(login.headers.get("location")!, account, browser);
+  const callback = await stack.oidc.authorize(login.headers.get("location")!, account, browser);
   const done = await browser.fetch(callback, { headers });
   return { browser, done, code: callback.searchParams.get("code")! };
 }
 
 const eventsOf = async (userId: string) =>
   (
-    await database.admin.query(
+    await stack.admin.query(
       "select action, outcome, reason, actor_id, details from public.audit_events where target_user_id = $1 order by id",
       [userId],
     )
@@ -57,7 +39,7 @@ const eventsOf = async (userId: string) =>
 
 describe("sign-in events and the role of a new user", () => {
   it("records sign-in with address and agent, gives a new user DEFAULT_ROLE once, and records sign-out", async () => {
-    oidc.accounts.set("dana", { email: "dana@example.test", email_verified: true, name: "Dana" });
+    stack.oidc.accounts.set("dana", { email: "dana@example.test", email_verified: true, name: "Dana" });
     const { browser, done, code } = await signIn("dana", {
       "user-agent": "kg-browser/1",
       "x-forwarded-for": "192.0.2.4",
@@ -77,7 +59,7 @@ describe("sign-in events and the role of a new user", () => {
     ]);
     const {
       rows: [row],
-    } = await database.admin.query(
+    } = await stack.admin.query(
       "select host(client_address) as address, user_agent from public.audit_events where target_user_id = $1 and action = 'sign_in'",
       [me.id],
     );
@@ -85,54 +67,54 @@ describe("sign-in events and the role of a new user", () => {
     expect(row).toEqual({ address: "127.0.0.1", user_agent: "kg-browser/1" });
 
     // An admin lowers Dana to viewer; signing in again does not raise her back.
-    await database.admin.query("update public.users set role = 'viewer' where id = $1", [me.id]);
+    await stack.admin.query("update public.users set role = 'viewer' where id = $1", [me.id]);
     const again = await signIn("dana");
     expect(await (await again.browser.fetch(`${auth}/session`)).json()).toMatchObject({ role: "viewer" });
 
-    const token = again.browser.get(`${server.url}/`, "kg_session")!;
+    const token = again.browser.get(`${stack.url}/`, "kg_session")!;
     expect(
-      (await again.browser.fetch(`${auth}/logout`, { method: "POST", headers: { origin: server.url } })).status,
+      (await again.browser.fetch(`${auth}/logout`, { method: "POST", headers: { origin: stack.url } })).status,
     ).toBe(204);
     const actions = (await eventsOf(me.id)).map((e) => e.action);
     expect(actions).toEqual(["user.role_changed", "sign_in", "sign_in", "sign_out"]);
 
-    const all = JSON.stringify((await database.admin.query("select * from public.audit_events")).rows);
-    for (const secret of [token, code, oidc.clientSecret]) expect(all).not.toContain(secret);
+    const all = JSON.stringify((await stack.admin.query("select * from public.audit_events")).rows);
+    for (const secret of [token, code, stack.oidc.clientSecret]) expect(all).not.toContain(secret);
   });
 
   it("makes an ADMIN_EMAILS address admin on its first verified sign-in", async () => {
-    oidc.accounts.set("boss", { email: "boss@example.test", email_verified: true });
+    stack.oidc.accounts.set("boss", { email: "boss@example.test", email_verified: true });
     const { browser } = await signIn("boss");
     expect(await (await browser.fetch(`${auth}/session`)).json()).toMatchObject({ role: "admin" });
   });
 
   it("records a refused sign-in with its reason code and writes nothing else", async () => {
-    oidc.accounts.set("unverified", { email: "unverified@example.test", email_verified: false });
-    const before = Number((await database.admin.query("select count(*) from public.users")).rows[0].count);
+    stack.oidc.accounts.set("unverified", { email: "unverified@example.test", email_verified: false });
+    const before = Number((await stack.admin.query("select count(*) from public.users")).rows[0].count);
     const { done } = await signIn("unverified");
     expect(done.headers.get("location")).toContain("error=email_unverified");
-    const { rows } = await database.admin.query(
+    const { rows } = await stack.admin.query(
       "select actor_id, target_user_id, reason, details from public.audit_events where action = 'sign_in' and outcome = 'failure'",
     );
     expect(rows).toEqual([
       { actor_id: null, target_user_id: null, reason: "email_unverified", details: { provider: "oidc" } },
     ]);
-    expect(Number((await database.admin.query("select count(*) from public.users")).rows[0].count)).toBe(before);
+    expect(Number((await stack.admin.query("select count(*) from public.users")).rows[0].count)).toBe(before);
   });
 });
 
 describe("GET /auth/activity", () => {
   it("shows a user their own events only, newest first, a page at a time", async () => {
-    const user = await signedInWith(database.admin);
-    const other = await signedInWith(database.admin);
+    const user = await createSignedInUser(stack.admin);
+    const other = await createSignedInUser(stack.admin);
     for (const who of [user, user, user, other]) {
-      await call(server.url, "api-keys", {
+      await call(stack.url, "api-keys", {
         method: "POST",
-        headers: { cookie: who.cookie, origin: server.url },
+        headers: { cookie: who.cookie, origin: stack.url },
         json: { scopes: ["jobs:read"] },
       });
     }
-    const first = await call(server.url, "auth/activity?limit=2", { headers: { cookie: user.cookie } });
+    const first = await call(stack.url, "auth/activity?limit=2", { headers: { cookie: user.cookie } });
     expect(first.status).toBe(200);
     expect(first.headers.get("cache-control")).toBe("no-store");
     expect(first.body.events).toHaveLength(2);
@@ -141,7 +123,7 @@ describe("GET /auth/activity", () => {
       outcome: "success",
       actor: { id: user.id, email: user.email },
     });
-    const second = await call(server.url, `auth/activity?limit=2&cursor=${first.body.next_cursor}`, {
+    const second = await call(stack.url, `auth/activity?limit=2&cursor=${first.body.next_cursor}`, {
       headers: { cookie: user.cookie },
     });
     expect(second.body.events).toHaveLength(1);
@@ -151,17 +133,17 @@ describe("GET /auth/activity", () => {
   });
 
   it("refuses filters that name other users, and anyone signed out", async () => {
-    const user = await signedInWith(database.admin);
+    const user = await createSignedInUser(stack.admin);
     for (const q of [`user=${crypto.randomUUID()}`, `actor=${crypto.randomUUID()}`, "limit=500"]) {
-      const res = await call(server.url, `auth/activity?${q}`, { headers: { cookie: user.cookie } });
+      const res = await call(stack.url, `auth/activity?${q}`, { headers: { cookie: user.cookie } });
       expect([res.status, res.body.error.code], q).toEqual([400, "validation_failed"]);
     }
-    expect((await call(server.url, "auth/activity")).status).toBe(401);
+    expect((await call(stack.url, "auth/activity")).status).toBe(401);
     expect(
       (
-        await call(server.url, "auth/activity", {
+        await call(stack.url, "auth/activity", {
           method: "POST",
-          headers: { cookie: user.cookie, origin: server.url },
+          headers: { cookie: user.cookie, origin: stack.url },
         })
       ).status,
     ).toBe(405);
@@ -192,31 +174,31 @@ describe("GET /auth/activity: what a user sees of someone else's actions", () =>
   /** Erin signs in for the first time, makes a key, and an admin then does everything an admin can to her. */
   async function arrange() {
     const account = `erin${crypto.randomUUID().slice(0, 8)}`;
-    oidc.accounts.set(account, { email: `${account}@example.test`, email_verified: true });
+    stack.oidc.accounts.set(account, { email: `${account}@example.test`, email_verified: true });
     const first = await signIn(account, theirs);
     const me = (await first.browser.fetch(`${auth}/session`).then((r) => r.json())) as { id: string; email: string };
-    const cookie = (b: CookieClient) => `kg_session=${b.get(`${server.url}/`, "kg_session")}`;
-    const made = await call(server.url, "api-keys", {
+    const cookie = (b: CookieClient) => `kg_session=${b.get(`${stack.url}/`, "kg_session")}`;
+    const made = await call(stack.url, "api-keys", {
       method: "POST",
-      headers: { cookie: cookie(first.browser), origin: server.url, ...theirs },
+      headers: { cookie: cookie(first.browser), origin: stack.url, ...theirs },
       json: { name: "laptop", scopes: ["jobs:read"] },
     });
     expect(made.status).toBe(201);
 
-    const admin = await signedInWith(database.admin, { role: "admin", email: `ops-${account}@example.test` });
+    const admin = await createSignedInUser(stack.admin, { role: "admin", email: `ops-${account}@example.test` });
     const asAdmin = (path: string, method: string, json?: unknown) =>
-      call(server.url, path, { method, json, headers: { cookie: admin.cookie, origin: server.url, ...ops } });
+      call(stack.url, path, { method, json, headers: { cookie: admin.cookie, origin: stack.url, ...ops } });
     expect((await asAdmin(`admin/users/${me.id}`, "PATCH", { role: "viewer" })).status).toBe(200);
     expect((await asAdmin(`admin/users/${me.id}`, "PATCH", { capabilities: ["audit.read"] })).status).toBe(200);
     expect((await asAdmin(`admin/users/${me.id}/deactivate`, "POST")).status).toBe(200);
     expect((await asAdmin(`admin/users/${me.id}/reactivate`, "POST")).status).toBe(200);
     expect((await asAdmin(`admin/keys/${made.body.id}`, "DELETE")).status).toBe(204);
     // The operator's first-admin command (scripts/admin.mjs calls this function): no actor at all.
-    await database.admin.query("select keygate.admin_update_user_by_email($1, 'member', null)", [me.email]);
+    await stack.admin.query("select keygate.admin_update_user_by_email($1, 'member', null)", [me.email]);
 
     // Deactivation ended her session: she signs in again to look.
     const again = await signIn(account, theirs);
-    const own = await call(server.url, "auth/activity?limit=100", { headers: { cookie: cookie(again.browser) } });
+    const own = await call(stack.url, "auth/activity?limit=100", { headers: { cookie: cookie(again.browser) } });
     expect(own.status).toBe(200);
     return { me, admin, asAdmin, events: own.body.events as Event[], body: JSON.stringify(own.body) };
   }
@@ -250,7 +232,7 @@ describe("GET /auth/activity: what a user sees of someone else's actions", () =>
     // Her own actions keep her address and agent, as the table holds them.
     const mine = events.filter((e) => e.actor?.type === "user");
     expect(mine.map((e) => e.action).reverse()).toEqual(["sign_in", "key.created", "sign_in"]);
-    const { rows } = await database.admin.query<{ id: string; address: string | null }>(
+    const { rows } = await stack.admin.query<{ id: string; address: string | null }>(
       "select id::text, host(client_address) as address from public.audit_events where actor_id = $1",
       [me.id],
     );
@@ -270,7 +252,7 @@ describe("GET /auth/activity: what a user sees of someone else's actions", () =>
     expect(res.status).toBe(200);
     const events = res.body.events as Event[];
     expect(events.map((e) => e.action).reverse()).toEqual(ADMIN_ACTIONS);
-    const { rows } = await database.admin.query<{ id: string; address: string | null }>(
+    const { rows } = await stack.admin.query<{ id: string; address: string | null }>(
       "select id::text, host(client_address) as address from public.audit_events where actor_id = $1",
       [admin.id],
     );

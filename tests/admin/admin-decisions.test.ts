@@ -8,34 +8,28 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import { createSession, type SignedInUser } from "../helpers/session.ts";
-import { call, insertKey } from "../keys/helpers.ts";
-import { asUser, signedInWith, within } from "./helpers.ts";
+import { call, until } from "../helpers/call.ts";
+import { insertKey } from "../helpers/keys.ts";
+import { asUser, createSession, createSignedInUser, type SignedInUser } from "../helpers/session.ts";
+import { useStack } from "../helpers/stack.ts";
 
-let t: TestDatabase;
-let server: RunningServer;
 let admin: SignedInUser;
 const clients: pg.Client[] = [];
 
+const stack = useStack();
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url });
-  admin = await signedInWith(t.admin, { role: "admin" });
+  admin = await createSignedInUser(stack.admin, { role: "admin" });
 });
 afterAll(async () => {
   for (const client of clients) await client.end().catch(() => {});
-  await server?.stop();
-  await t?.drop();
 });
 
 const as = (user: SignedInUser, path: string, init: RequestInit & { json?: unknown } = {}) =>
-  call(server.url, path, asUser(user, server.url, init));
+  call(stack.url, path, asUser(user, stack.url, init));
 
 /** A transaction of its own, on its own connection (never through the pooler): another request in flight. */
 async function otherTransaction(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: t.directUrl });
+  const client = new pg.Client({ connectionString: stack.database.directUrl });
   clients.push(client);
   await client.connect();
   await client.query("begin");
@@ -44,16 +38,16 @@ async function otherTransaction(): Promise<pg.Client> {
 
 /** How many of this database's backends wait for a lock now. */
 async function lockWaiters(): Promise<number> {
-  const { rows } = await t.admin.query<{ n: number }>(
+  const { rows } = await stack.admin.query<{ n: number }>(
     "select count(*)::integer as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'",
-    [t.name],
+    [stack.database.name],
   );
   return rows[0].n;
 }
 
 /** Resolves once `n` backends wait for a lock (or once `settled()`), failing after a bounded wait. */
 async function untilWaiting(n: number, settled: () => boolean = () => false): Promise<void> {
-  const seen = await within(10_000, lockWaiters, (count) => count >= n || settled());
+  const seen = await until(lockWaiters, (count) => count >= n || settled(), 10_000);
   if (seen < n && !settled()) throw new Error(`expected ${n} request(s) waiting for a lock, saw ${seen}`);
 }
 
@@ -68,16 +62,19 @@ async function userSorting(
 ): Promise<SignedInUser> {
   const id = `${end.repeat(8)}${crypto.randomUUID().slice(8)}`;
   const email = `${end}-${id.slice(-12)}@example.test`;
-  await t.admin.query("insert into public.users (id, email, role) values ($1, $2, $3)", [id, email, role]);
+  await stack.admin.query("insert into public.users (id, email, role) values ($1, $2, $3)", [id, email, role]);
   for (const capability of capabilities) {
-    await t.admin.query("insert into public.user_capabilities (user_id, capability) values ($1, $2)", [id, capability]);
+    await stack.admin.query("insert into public.user_capabilities (user_id, capability) values ($1, $2)", [
+      id,
+      capability,
+    ]);
   }
-  const token = await createSession(t.admin, id);
+  const token = await createSession(stack.admin, id);
   return { id, email, token, cookie: `kg_session=${token}` };
 }
 
 const userRow = async (id: string) =>
-  (await t.admin.query("select role, is_active from public.users where id = $1", [id])).rows[0];
+  (await stack.admin.query("select role, is_active from public.users where id = $1", [id])).rows[0];
 
 /** Both orders of the actor's and the target's rows: [actor's end, target's end]. */
 const ORDERS = [
@@ -134,7 +131,7 @@ describe("a capability removed while the change waited", () => {
       await holder.query("select 1 from public.users where id = $1 for update", [target.id]);
       const deactivation = as(manager, `admin/users/${target.id}/deactivate`, { method: "POST" });
       await untilWaiting(1);
-      await t.admin.query("delete from public.user_capabilities where user_id = $1", [manager.id]);
+      await stack.admin.query("delete from public.user_capabilities where user_id = $1", [manager.id]);
       await holder.query("commit");
 
       const res = await deactivation;
@@ -144,20 +141,20 @@ describe("a capability removed while the change waited", () => {
   );
 
   it("cannot be used to revoke a key once the removal is committed", async () => {
-    const revoker = await signedInWith(t.admin, { capabilities: ["keys.revoke_any"] });
-    const owner = await signedInWith(t.admin);
-    const { id: keyId } = await insertKey(t.admin, owner.id);
+    const revoker = await createSignedInUser(stack.admin, { capabilities: ["keys.revoke_any"] });
+    const owner = await createSignedInUser(stack.admin);
+    const { id: keyId } = await insertKey(stack.admin, owner.id);
     // The owner's own request holds the key's row: the revocation waits.
     const holder = await otherTransaction();
     await holder.query("select 1 from public.api_keys where id = $1 for update", [keyId]);
     const revocation = as(revoker, `admin/keys/${keyId}`, { method: "DELETE" });
     await untilWaiting(1);
-    await t.admin.query("delete from public.user_capabilities where user_id = $1", [revoker.id]);
+    await stack.admin.query("delete from public.user_capabilities where user_id = $1", [revoker.id]);
     await holder.query("commit");
 
     const res = await revocation;
     expect([res.status, res.body.error?.message]).toEqual([403, "This needs the capability keys.revoke_any."]);
-    const { rows } = await t.admin.query("select revoked_at from public.api_keys where id = $1", [keyId]);
+    const { rows } = await stack.admin.query("select revoked_at from public.api_keys where id = $1", [keyId]);
     expect(rows).toEqual([{ revoked_at: null }]);
   });
 
@@ -183,7 +180,7 @@ describe("a capability removed while the change waited", () => {
 
       const [deactivated, removedRes] = await Promise.all([deactivation, removal]);
       expect(removedRes.status).toBe(200);
-      const { rows } = await t.admin.query<{ action: string }>(
+      const { rows } = await stack.admin.query<{ action: string }>(
         `select action from public.audit_events
           where (target_user_id = $1 and action = 'user.deactivated') or (target_user_id = $2 and action = 'user.capabilities_changed')
           order by id`,

@@ -3,34 +3,26 @@
  * every route, every refusal (no session, no capability, CSRF, bad input,
  * the last admin), and what the changes do to sessions and keys.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import type { SignedInUser } from "../helpers/session.ts";
-import { call, insertKey } from "../keys/helpers.ts";
-import { asUser, signedInWith, within } from "./helpers.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, until } from "../helpers/call.ts";
+import { insertKey } from "../helpers/keys.ts";
+import { asUser, createSignedInUser, type SignedInUser } from "../helpers/session.ts";
+import { useStack } from "../helpers/stack.ts";
 
 /** The revocation bound docs/security.md states: the verification cache's lifetime (default 5 s). */
 const CACHE_BOUND_MS = 5000;
 
-let t: TestDatabase;
-let server: RunningServer;
 let admin: SignedInUser;
 
+const stack = useStack({ env: { API_KEY_CREATE_PER_MINUTE: "1000" } });
 beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url, env: { API_KEY_CREATE_PER_MINUTE: "1000" } });
-  admin = await signedInWith(t.admin, { role: "admin", email: `root-${Date.now()}@example.test` });
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
+  admin = await createSignedInUser(stack.admin, { role: "admin", email: `root-${Date.now()}@example.test` });
 });
 
 const as = (user: SignedInUser, path: string, init: RequestInit & { json?: unknown } = {}) =>
-  call(server.url, path, asUser(user, server.url, init));
-const verify = (key: string) => call(server.url, "verify-key", { headers: { "x-api-key": key } });
-const sessionOf = (user: SignedInUser) => call(server.url, "auth/session", { headers: { cookie: user.cookie } });
+  call(stack.url, path, asUser(user, stack.url, init));
+const verify = (key: string) => call(stack.url, "verify-key", { headers: { "x-api-key": key } });
+const sessionOf = (user: SignedInUser) => call(stack.url, "auth/session", { headers: { cookie: user.cookie } });
 
 describe("access", () => {
   it("refuses every route without a session with 401", async () => {
@@ -46,15 +38,15 @@ describe("access", () => {
       ["GET", "admin/audit"],
     ];
     for (const [method, path] of routes) {
-      const res = await call(server.url, path, { method, headers: { origin: server.url } });
+      const res = await call(stack.url, path, { method, headers: { origin: stack.url } });
       expect([res.status, res.body.error.code], `${method} ${path}`).toEqual([401, "unauthorized"]);
     }
   });
 
   it("refuses every route to a user without the capability with 403, and changes nothing", async () => {
-    const plain = await signedInWith(t.admin, { role: "member" });
-    const other = await signedInWith(t.admin, { role: "member" });
-    const { id: keyId, key } = await insertKey(t.admin, other.id);
+    const plain = await createSignedInUser(stack.admin, { role: "member" });
+    const other = await createSignedInUser(stack.admin, { role: "member" });
+    const { id: keyId, key } = await insertKey(stack.admin, other.id);
     const attempts: [string, string, unknown?][] = [
       ["GET", "admin/users"],
       ["GET", `admin/users/${other.id}`],
@@ -76,14 +68,14 @@ describe("access", () => {
   });
 
   it("gives each capability its own power only", async () => {
-    const reader = await signedInWith(t.admin, { capabilities: ["users.read"] });
-    const other = await signedInWith(t.admin);
+    const reader = await createSignedInUser(stack.admin, { capabilities: ["users.read"] });
+    const other = await createSignedInUser(stack.admin);
     expect((await as(reader, "admin/me")).body).toEqual({ capabilities: ["users.read"] });
     expect((await as(reader, `admin/users/${other.id}`)).status).toBe(200);
     expect((await as(reader, "admin/audit")).status).toBe(403);
     expect((await as(reader, `admin/users/${other.id}/deactivate`, { method: "POST" })).status).toBe(403);
 
-    const manager = await signedInWith(t.admin, { capabilities: ["users.manage"] });
+    const manager = await createSignedInUser(stack.admin, { capabilities: ["users.manage"] });
     expect((await as(manager, `admin/users/${other.id}`, { method: "PATCH", json: { role: "viewer" } })).status).toBe(
       200,
     );
@@ -98,26 +90,26 @@ describe("access", () => {
   });
 
   it("refuses a cookie change without an allowed Origin (CSRF) and lets bearer-less GETs through", async () => {
-    const target = await signedInWith(t.admin);
+    const target = await createSignedInUser(stack.admin);
     const attempts: Record<string, string>[] = [
       { cookie: admin.cookie },
       { cookie: admin.cookie, origin: "https://evil.example" },
     ];
     for (const headers of attempts) {
-      const res = await call(server.url, `admin/users/${target.id}/deactivate`, { method: "POST", headers });
+      const res = await call(stack.url, `admin/users/${target.id}/deactivate`, { method: "POST", headers });
       expect([res.status, res.body.error.code]).toEqual([403, "csrf_origin_mismatch"]);
     }
     expect((await sessionOf(target)).status).toBe(200);
-    expect((await call(server.url, "admin/users", { headers: { cookie: admin.cookie } })).status).toBe(200);
+    expect((await call(stack.url, "admin/users", { headers: { cookie: admin.cookie } })).status).toBe(200);
   });
 
   it("answers the dashboard's preflight with the admin methods", async () => {
-    const res = await fetch(`${server.url}/functions/v1/admin/users/x`, {
+    const res = await fetch(`${stack.url}/functions/v1/admin/users/x`, {
       method: "OPTIONS",
-      headers: { origin: server.url, "access-control-request-method": "PATCH" },
+      headers: { origin: stack.url, "access-control-request-method": "PATCH" },
     });
     expect(res.status).toBe(204);
-    expect(res.headers.get("access-control-allow-origin")).toBe(server.url);
+    expect(res.headers.get("access-control-allow-origin")).toBe(stack.url);
     expect(res.headers.get("access-control-allow-methods")).toContain("PATCH");
   });
 });
@@ -126,9 +118,12 @@ describe("GET /admin/users", () => {
   it("searches by email or name and pages with a cursor", async () => {
     const tag = `srch${Date.now().toString(36)}`;
     const made = [];
-    for (const n of [1, 2, 3]) made.push(await signedInWith(t.admin, { email: `${tag}-${n}@example.test` }));
-    await t.admin.query("update public.users set name = $1 where id = $2", [`Named ${tag.toUpperCase()}`, made[0].id]);
-    await insertKey(t.admin, made[0].id);
+    for (const n of [1, 2, 3]) made.push(await createSignedInUser(stack.admin, { email: `${tag}-${n}@example.test` }));
+    await stack.admin.query("update public.users set name = $1 where id = $2", [
+      `Named ${tag.toUpperCase()}`,
+      made[0].id,
+    ]);
+    await insertKey(stack.admin, made[0].id);
 
     const first = await as(admin, `admin/users?query=${tag}&limit=2`);
     expect(first.status).toBe(200);
@@ -167,8 +162,8 @@ describe("GET /admin/users", () => {
 
 describe("GET /admin/users/<id>", () => {
   it("shows a user with their keys, never a key or a hash", async () => {
-    const user = await signedInWith(t.admin, { capabilities: ["audit.read"] });
-    const { id: keyId, key } = await insertKey(t.admin, user.id, { name: "nightly" });
+    const user = await createSignedInUser(stack.admin, { capabilities: ["audit.read"] });
+    const { id: keyId, key } = await insertKey(stack.admin, user.id, { name: "nightly" });
     const res = await as(admin, `admin/users/${user.id}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -202,7 +197,7 @@ describe("GET /admin/users/<id>", () => {
 
 describe("PATCH /admin/users/<id>", () => {
   it("changes role and capabilities and records both", async () => {
-    const user = await signedInWith(t.admin, { role: "viewer" });
+    const user = await createSignedInUser(stack.admin, { role: "viewer" });
     const res = await as(admin, `admin/users/${user.id}`, {
       method: "PATCH",
       json: { role: "member", capabilities: ["audit.read", "users.read", "audit.read"] },
@@ -211,7 +206,7 @@ describe("PATCH /admin/users/<id>", () => {
     expect(res.body.user).toMatchObject({ role: "member", capabilities: ["users.read", "audit.read"] });
     expect((await sessionOf(user)).body.role).toBe("member");
     expect((await as(user, "admin/me")).body.capabilities).toEqual(["users.read", "audit.read"]);
-    const { rows } = await t.admin.query(
+    const { rows } = await stack.admin.query(
       "select action, actor_id, details from public.audit_events where target_user_id = $1 order by id",
       [user.id],
     );
@@ -226,7 +221,7 @@ describe("PATCH /admin/users/<id>", () => {
   });
 
   it("refuses unknown roles, unknown capabilities and empty or malformed bodies with 400", async () => {
-    const user = await signedInWith(t.admin);
+    const user = await createSignedInUser(stack.admin);
     const bodies = [
       {},
       { role: "owner" },
@@ -245,34 +240,34 @@ describe("PATCH /admin/users/<id>", () => {
   });
 
   it("narrows a demoted user's keys within the cache bound, and restores them when raised again", async () => {
-    const user = await signedInWith(t.admin, { role: "member" });
-    const { key } = await insertKey(t.admin, user.id, { scopes: ["jobs:read", "jobs:write"] });
+    const user = await createSignedInUser(stack.admin, { role: "member" });
+    const { key } = await insertKey(stack.admin, user.id, { scopes: ["jobs:read", "jobs:write"] });
     const submit = () =>
-      call(server.url, "jobs", { method: "POST", headers: { "x-api-key": key }, json: { type: "report" } });
+      call(stack.url, "jobs", { method: "POST", headers: { "x-api-key": key }, json: { type: "report" } });
     expect((await submit()).status).toBe(202);
     expect((await verify(key)).body.scopes).toEqual(["jobs:read", "jobs:write"]);
 
     expect((await as(admin, `admin/users/${user.id}`, { method: "PATCH", json: { role: "viewer" } })).status).toBe(200);
-    const refused = await within(CACHE_BOUND_MS + 1000, submit, (r) => r.status === 403);
+    const refused = await until(submit, (r) => r.status === 403, CACHE_BOUND_MS + 1000);
     expect([refused.status, refused.body.error.code]).toEqual([403, "insufficient_scope"]);
     // verify-key keeps its own cache: the same bound.
-    const narrowed = await within(
-      CACHE_BOUND_MS + 1000,
+    const narrowed = await until(
       () => verify(key),
       (r) => r.body.scopes?.length === 1,
+      CACHE_BOUND_MS + 1000,
     );
     expect(narrowed.body.scopes).toEqual(["jobs:read"]);
-    expect((await call(server.url, "jobs", { headers: { "x-api-key": key } })).status).toBe(200);
+    expect((await call(stack.url, "jobs", { headers: { "x-api-key": key } })).status).toBe(200);
 
     expect((await as(admin, `admin/users/${user.id}`, { method: "PATCH", json: { role: "member" } })).status).toBe(200);
-    expect((await within(CACHE_BOUND_MS + 1000, submit, (r) => r.status === 202)).status).toBe(202);
+    expect((await until(submit, (r) => r.status === 202, CACHE_BOUND_MS + 1000)).status).toBe(202);
   });
 });
 
 describe("the last active admin", () => {
   it("cannot be demoted or deactivated (409), but can once another admin exists", async () => {
     // Any other admins (from other tests) step aside, so `admin` is the last one.
-    await t.admin.query("update public.users set role = 'member' where role = 'admin' and id <> $1", [admin.id]);
+    await stack.admin.query("update public.users set role = 'member' where role = 'admin' and id <> $1", [admin.id]);
     for (const [path, method, json] of [
       [`admin/users/${admin.id}`, "PATCH", { role: "member" }],
       [`admin/users/${admin.id}`, "PATCH", { role: "viewer", capabilities: [] }],
@@ -283,7 +278,7 @@ describe("the last active admin", () => {
     }
     expect((await sessionOf(admin)).body.role).toBe("admin");
 
-    const second = await signedInWith(t.admin, { role: "member" });
+    const second = await createSignedInUser(stack.admin, { role: "member" });
     expect((await as(admin, `admin/users/${second.id}`, { method: "PATCH", json: { role: "admin" } })).status).toBe(
       200,
     );
@@ -299,8 +294,8 @@ describe("the last active admin", () => {
 
 describe("POST /admin/users/<id>/deactivate and /reactivate", () => {
   it("ends every session at once, stops keys within the bound, and reactivation brings back keys but no session", async () => {
-    const user = await signedInWith(t.admin);
-    const { key } = await insertKey(t.admin, user.id);
+    const user = await createSignedInUser(stack.admin);
+    const { key } = await insertKey(stack.admin, user.id);
     expect((await sessionOf(user)).status).toBe(200);
     expect((await verify(key)).status).toBe(200); // cached now
 
@@ -309,10 +304,10 @@ describe("POST /admin/users/<id>/deactivate and /reactivate", () => {
     expect(res.status).toBe(200);
     expect(res.body.user).toMatchObject({ id: user.id, is_active: false });
     expect((await sessionOf(user)).status).toBe(401);
-    const refused = await within(
-      CACHE_BOUND_MS + 1000,
+    const refused = await until(
       () => verify(key),
       (r) => r.status === 401,
+      CACHE_BOUND_MS + 1000,
     );
     expect(refused.status).toBe(401);
     expect(Date.now() - at).toBeLessThanOrEqual(CACHE_BOUND_MS + 1000);
@@ -323,14 +318,14 @@ describe("POST /admin/users/<id>/deactivate and /reactivate", () => {
     // The isolate remembers a key found not live for the same bound, so it works again within it.
     expect(
       (
-        await within(
-          CACHE_BOUND_MS + 1000,
+        await until(
           () => verify(key),
           (r) => r.status === 200,
+          CACHE_BOUND_MS + 1000,
         )
       ).status,
     ).toBe(200);
-    const { rows } = await t.admin.query(
+    const { rows } = await stack.admin.query(
       "select action from public.audit_events where target_user_id = $1 order by id",
       [user.id],
     );
@@ -344,24 +339,24 @@ describe("POST /admin/users/<id>/deactivate and /reactivate", () => {
 
 describe("DELETE /admin/keys/<id>", () => {
   it("revokes any user's key within the bound and records who did it", async () => {
-    const revoker = await signedInWith(t.admin, { capabilities: ["keys.revoke_any"] });
-    const owner = await signedInWith(t.admin);
-    const { id, key } = await insertKey(t.admin, owner.id);
+    const revoker = await createSignedInUser(stack.admin, { capabilities: ["keys.revoke_any"] });
+    const owner = await createSignedInUser(stack.admin);
+    const { id, key } = await insertKey(stack.admin, owner.id);
     expect((await verify(key)).status).toBe(200);
     const res = await as(revoker, `admin/keys/${id}`, { method: "DELETE" });
     expect(res.status).toBe(204);
     expect(
       (
-        await within(
-          CACHE_BOUND_MS + 1000,
+        await until(
           () => verify(key),
           (r) => r.status === 401,
+          CACHE_BOUND_MS + 1000,
         )
       ).status,
     ).toBe(401);
     expect((await as(revoker, `admin/keys/${id}`, { method: "DELETE" })).status).toBe(204);
     expect((await as(revoker, `admin/keys/${crypto.randomUUID()}`, { method: "DELETE" })).status).toBe(404);
-    const { rows } = await t.admin.query(
+    const { rows } = await stack.admin.query(
       "select actor_id, target_user_id, details from public.audit_events where target_key_id = $1",
       [id],
     );
@@ -371,8 +366,8 @@ describe("DELETE /admin/keys/<id>", () => {
 
 describe("GET /admin/audit", () => {
   it("lists everyone's events newest first, with filters and a cursor", async () => {
-    const auditor = await signedInWith(t.admin, { capabilities: ["audit.read"] });
-    const target = await signedInWith(t.admin);
+    const auditor = await createSignedInUser(stack.admin, { capabilities: ["audit.read"] });
+    const target = await createSignedInUser(stack.admin);
     for (const role of ["viewer", "member", "viewer"]) {
       await as(admin, `admin/users/${target.id}`, { method: "PATCH", json: { role } });
     }
@@ -403,7 +398,7 @@ describe("GET /admin/audit", () => {
   });
 
   it("records the client address (the TCP peer, not a header it sent) and user agent of a change", async () => {
-    const target = await signedInWith(t.admin);
+    const target = await createSignedInUser(stack.admin);
     await as(admin, `admin/users/${target.id}/deactivate`, {
       method: "POST",
       headers: { "user-agent": "ops-console/1.0", "x-forwarded-for": "198.51.100.7, 10.0.0.1" },

@@ -11,10 +11,10 @@ import http from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../functions/_shared/keys/format.ts";
 import { createTestDatabase, createUser, type TestDatabase } from "../helpers/database.ts";
+import { insertKey } from "../helpers/keys.ts";
 import { inFreshWindow } from "../helpers/limit-window.ts";
 import { roomInThisMinute } from "../helpers/minute-window.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
-import { insertKey } from "./helpers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,30 +4,18 @@
  * follow the role, and key changes are recorded in the audit log. Also: a
  * deactivated user's session ends for good, whichever path deactivates them.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
-import { type RunningServer, startServer } from "../helpers/server.ts";
-import type { SignedInUser } from "../helpers/session.ts";
-import { call } from "../keys/helpers.ts";
-import { asUser, signedInWith } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { call } from "../helpers/call.ts";
+import { asUser, createSignedInUser, type SignedInUser } from "../helpers/session.ts";
+import { useStack } from "../helpers/stack.ts";
 
-let t: TestDatabase;
-let server: RunningServer;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  server = await startServer({ databaseUrl: t.url, env: { API_KEY_CREATE_PER_MINUTE: "1000" } });
-});
-afterAll(async () => {
-  await server?.stop();
-  await t?.drop();
-});
+const stack = useStack({ env: { API_KEY_CREATE_PER_MINUTE: "1000" } });
 
 const as = (user: SignedInUser, path: string, init: RequestInit & { json?: unknown } = {}) =>
-  call(server.url, path, asUser(user, server.url, init));
+  call(stack.url, path, asUser(user, stack.url, init));
 const events = async (userId: string) =>
   (
-    await t.admin.query(
+    await stack.admin.query(
       "select action, outcome, reason, actor_id, target_key_id, details from public.audit_events where target_user_id = $1 order by id",
       [userId],
     )
@@ -35,12 +23,13 @@ const events = async (userId: string) =>
 
 describe("the role ceiling in api-keys", () => {
   it("refuses a viewer a write scope with 403 scope_above_role, creates nothing and records the refusal", async () => {
-    const viewer = await signedInWith(t.admin, { role: "viewer" });
+    const viewer = await createSignedInUser(stack.admin, { role: "viewer" });
     const res = await as(viewer, "api-keys", { method: "POST", json: { scopes: ["jobs:read", "jobs:write"] } });
     expect([res.status, res.body.error.code]).toEqual([403, "scope_above_role"]);
     expect(res.body.error.message).toContain("jobs:write");
     expect(
-      (await t.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [viewer.id])).rows[0].n,
+      (await stack.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [viewer.id]))
+        .rows[0].n,
     ).toBe(0);
     expect(await events(viewer.id)).toEqual([
       {
@@ -55,8 +44,8 @@ describe("the role ceiling in api-keys", () => {
   });
 
   it("gives a viewer's key the read scopes by default, and a member's every scope", async () => {
-    const viewer = await signedInWith(t.admin, { role: "viewer" });
-    const member = await signedInWith(t.admin, { role: "member" });
+    const viewer = await createSignedInUser(stack.admin, { role: "viewer" });
+    const member = await createSignedInUser(stack.admin, { role: "member" });
     expect((await as(viewer, "api-keys", { method: "POST" })).body.scopes).toEqual(["jobs:read"]);
     expect((await as(viewer, "api-keys", { method: "POST", json: { scopes: ["jobs:read"] } })).status).toBe(201);
     expect((await as(member, "api-keys", { method: "POST" })).body.scopes).toEqual([
@@ -67,20 +56,21 @@ describe("the role ceiling in api-keys", () => {
   });
 
   it("refuses to rotate a key whose scopes the owner's role no longer allows", async () => {
-    const user = await signedInWith(t.admin, { role: "member" });
+    const user = await createSignedInUser(stack.admin, { role: "member" });
     const created = await as(user, "api-keys", { method: "POST", json: { scopes: ["jobs:write"] } });
-    await t.admin.query("update public.users set role = 'viewer' where id = $1", [user.id]);
+    await stack.admin.query("update public.users set role = 'viewer' where id = $1", [user.id]);
     const res = await as(user, `api-keys/${created.body.id}/rotate`, { method: "POST" });
     expect([res.status, res.body.error.code]).toEqual([403, "scope_above_role"]);
     expect(
-      (await t.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [user.id])).rows[0].n,
+      (await stack.admin.query("select count(*)::int as n from public.api_keys where user_id = $1", [user.id])).rows[0]
+        .n,
     ).toBe(1);
     // A viewer may still revoke it.
     expect((await as(user, `api-keys/${created.body.id}`, { method: "DELETE" })).status).toBe(204);
   });
 
   it("records key creation, rotation and revocation with the actor, and never the key", async () => {
-    const user = await signedInWith(t.admin, { role: "member" });
+    const user = await createSignedInUser(stack.admin, { role: "member" });
     const created = await as(user, "api-keys", {
       method: "POST",
       json: { name: "ci", scopes: ["jobs:read"] },
@@ -117,7 +107,7 @@ describe("the role ceiling in api-keys", () => {
         details: {},
       },
     ]);
-    const all = JSON.stringify((await t.admin.query("select * from public.audit_events")).rows);
+    const all = JSON.stringify((await stack.admin.query("select * from public.audit_events")).rows);
     for (const key of [created.body.key, rotated.body.key]) expect(all).not.toContain(key.slice(3, 20));
     expect(all).not.toContain(user.token);
   });
@@ -125,15 +115,16 @@ describe("the role ceiling in api-keys", () => {
 
 describe("deactivation ends sessions", () => {
   it("a session cookie stops at once and stays dead after reactivation (keygate.set_user_active)", async () => {
-    const user = await signedInWith(t.admin);
-    const session = () => call(server.url, "auth/session", { headers: { cookie: user.cookie } });
+    const user = await createSignedInUser(stack.admin);
+    const session = () => call(stack.url, "auth/session", { headers: { cookie: user.cookie } });
     expect((await session()).status).toBe(200);
-    await t.admin.query("select keygate.set_user_active($1, false)", [user.id]);
+    await stack.admin.query("select keygate.set_user_active($1, false)", [user.id]);
     expect((await session()).status).toBe(401);
-    await t.admin.query("select keygate.set_user_active($1, true)", [user.id]);
+    await stack.admin.query("select keygate.set_user_active($1, true)", [user.id]);
     expect((await session()).status).toBe(401);
     expect(
-      (await t.admin.query("select count(*)::int as n from public.sessions where user_id = $1", [user.id])).rows[0].n,
+      (await stack.admin.query("select count(*)::int as n from public.sessions where user_id = $1", [user.id])).rows[0]
+        .n,
     ).toBe(0);
   });
 });

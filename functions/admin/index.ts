@@ -1,4 +1,4 @@
-// Entry for the `admin` function: wiring only (logic in _shared/admin/handler.ts).
+// Entry for the `admin` function: wiring only (logic in _shared/handlers/admin/handler.ts).
 
 import { createUserResolver } from "../_shared/auth/require-user.ts";
 import { loadConfig } from "../_shared/config/config.ts";

@@ -1,4 +1,4 @@
-// Entry for the `api-keys` function: wiring only (logic in _shared/api-keys/handler.ts).
+// Entry for the `api-keys` function: wiring only (logic in _shared/handlers/api-keys/handler.ts).
 
 import { createUserResolver } from "../_shared/auth/require-user.ts";
 import { loadConfig } from "../_shared/config/config.ts";

@@ -1,4 +1,4 @@
-// Entry for the `verify-key` function: wiring only (logic in _shared/verify-key/handler.ts).
+// Entry for the `verify-key` function: wiring only (logic in _shared/handlers/verify-key/handler.ts).
 import { loadConfig } from "../_shared/config/config.ts";
 import { openDb } from "../_shared/db/db.ts";
 import { createVerifyKeyHandler } from "../_shared/handlers/verify-key/handler.ts";

@@ -1,9 +1,9 @@
 /**
  * The one error type of Keygate. Anything that should reach a client as a
- * 4xx/5xx JSON error is a KeygateError; `toResponse` in http.ts is the only
+ * 4xx/5xx JSON error is a KeygateError; `toResponse` in http/response.ts is the only
  * place that turns errors into responses, with two deliberate exceptions
  * (docs/architecture.md, "Errors"), both still built from a KeygateError:
- * - verify-key's refusal (verify-key/handler.ts), written for speed in its
+ * - verify-key's refusal (handlers/verify-key/handler.ts), written for speed in its
  *   own shape, `{"valid": false, "error": {...}}`, serialized once at start-up;
  * - a failed sign-in callback (auth/callback.ts), which redirects to the
  *   dashboard with `?error=<code>` (or `#error=<code>`) instead of answering JSON.

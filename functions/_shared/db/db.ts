@@ -1,6 +1,6 @@
 /**
  * The database handle every function uses: node-postgres clients in a small
- * pool of our own (db-pool.ts, and why) behind a two-method interface, with
+ * pool of our own (pool.ts, and why) behind a two-method interface, with
  * database errors mapped to KeygateErrors in one place.
  *
  * Pooler-safe by default: every statement is sent unnamed (Parse/Bind/Execute
@@ -67,7 +67,7 @@ const pools = new Map<string, Db>();
  * `max` connections (the connection budget, docs/deploy.md, "Connection budget"),
  * closes idle ones after DB_IDLE_TIMEOUT_MS, lets a query wait at most
  * DB_CONNECTION_WAIT_MS for one and run at most DB_QUERY_TIMEOUT_MS (each to
- * within a quarter second, see db-pool.ts). TLS follows `tlsFor`. `prepared` names
+ * within a quarter second, see pool.ts). TLS follows `tlsFor`. `prepared` names
  * statements (never through a transaction-mode pooler).
  */
 export function createDb(url: string, options: { max?: number; prepared?: boolean } = {}): Db {

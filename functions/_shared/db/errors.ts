@@ -45,7 +45,7 @@ export function missingCapabilityError(missing: readonly string[]): KeygateError
  * - `26000` / `42P05`: a prepared statement missing or already there, which
  *   only a transaction pooler causes (Keygate names statements only with
  *   DB_PREPARED_STATEMENTS, which is not for such a pooler).
- * - The pool's own wait for a connection or a query timing out (db-pool.ts),
+ * - The pool's own wait for a connection or a query timing out (pool.ts),
  *   node-postgres giving up a connection attempt (`timeout expired`), and
  *   sockets failing.
  */

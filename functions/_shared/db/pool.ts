@@ -18,13 +18,16 @@
  * alone (a unique violation, a custom SQLSTATE such as a rate limit), so
  * such errors cause no reconnects. A client whose connection failed, or
  * whose query ran out of time, is closed and replaced on demand. A statement
- * that ran out of time is not cancelled on the server (neither did pg-pool):
- * Postgres finishes it, then sees the connection gone.
+ * that ran out of time is also cancelled on the server (cancel.ts; pg-pool
+ * does not): its connection is closed once the server has ended it, or
+ * after `waitMs` at the latest, and holds its slot until then, so a slow
+ * database is not handed a new connection per stuck statement.
  *
  * Failures carry the same messages as node-postgres's (`timeout exceeded
  * when trying to connect`, `Query read timeout`), which db.ts maps to 503.
  */
 import pg from "pg";
+import { cancelStatement } from "./cancel.ts";
 
 export interface PoolLimits {
   /** Clients open or opening at once. */
@@ -46,6 +49,8 @@ interface Run {
   since: number;
   client: pg.Client | null;
   settled: boolean;
+  /** Set once the query ran out of time: called when its statement ends on the server after all. */
+  ended?: () => void;
   resolve: (result: pg.QueryResult) => void;
   reject: (err: Error) => void;
 }
@@ -198,8 +203,11 @@ export class ConnectionPool {
     run.since = this.#now();
     this.#running.add(run);
     client.query(run.config, (err: Error | undefined, result: pg.QueryResult) => {
-      // Settled already: the query ran out of time and its client was closed.
-      if (run.settled) return;
+      // Settled already: the query ran out of time and is being cancelled.
+      if (run.settled) {
+        run.ended?.();
+        return;
+      }
       run.settled = true;
       this.#running.delete(run);
       if (!err) {
@@ -211,6 +219,21 @@ export class ConnectionPool {
       if (statementError(err)) this.#ready(client, undefined);
       else this.#close(client);
     });
+  }
+
+  /** Cancels a timed-out statement on the server, then closes its client (at the latest after waitMs). */
+  #cancel(run: Run): void {
+    const client = run.client as pg.Client;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(bound);
+      this.#close(client);
+    };
+    run.ended = close;
+    const bound = setTimeout(close, this.#limits.waitMs);
+    void cancelStatement(client, this.#clientConfig.ssl, this.#limits.waitMs);
   }
 
   #fail(run: Run, err: Error): void {
@@ -268,7 +291,7 @@ export class ConnectionPool {
       run.settled = true;
       this.#running.delete(run);
       run.reject(new Error("Query read timeout"));
-      this.#close(run.client as pg.Client);
+      this.#cancel(run);
     }
     // Oldest first: the idle list is in order of return.
     while (this.#idle.length > 0 && now - this.#idle[0].since >= idleMs) {

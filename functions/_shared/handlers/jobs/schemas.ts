@@ -1,7 +1,7 @@
 /**
  * What the jobs routes accept: request bodies, query strings, the
  * Idempotency-Key header, and the size cap of each free-form field. The whole
- * body is already capped at 16 KiB (http.ts); within it, each field has its
+ * body is already capped at 16 KiB (http/response.ts); within it, each field has its
  * own cap, and a field over its cap is 413 `payload_too_large`.
  */
 import { z } from "zod";

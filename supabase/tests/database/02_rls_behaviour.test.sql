@@ -3,14 +3,13 @@
 -- API does it (`set local role` plus `request.jwt.claims`). Everything runs in
 -- one transaction that is rolled back.
 begin;
-create extension if not exists pgtap;
+\ir helpers.psql
 
 select plan(33);
 
 -- Two users with one row of everything each (as the migration owner).
-insert into public.users (id, email, name) values
-  ('a0000000-0000-4000-8000-00000000000a', 'pgtap-owner@example.test', 'Owner'),
-  ('b0000000-0000-4000-8000-00000000000b', 'pgtap-other@example.test', 'Other');
+select tests.create_user('pgtap-owner@example.test', 'viewer', 'a0000000-0000-4000-8000-00000000000a');
+select tests.create_user('pgtap-other@example.test', 'viewer', 'b0000000-0000-4000-8000-00000000000b');
 insert into public.user_identities (provider, subject, user_id) values
   ('github', 'pgtap-owner', 'a0000000-0000-4000-8000-00000000000a'),
   ('github', 'pgtap-other', 'b0000000-0000-4000-8000-00000000000b');
@@ -24,8 +23,7 @@ insert into public.sessions (user_id, token_hash, expires_at) values
   ('a0000000-0000-4000-8000-00000000000a', sha256('pgtap owner session'), now() + interval '1 hour');
 
 -- Signed in as the owner.
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000a", "role": "authenticated"}', true);
+select tests.authenticate_as('a0000000-0000-4000-8000-00000000000a');
 
 select is(keygate.current_user_id(), 'a0000000-0000-4000-8000-00000000000a'::uuid, 'current_user_id() is the signed-in user');
 select results_eq($$ select id from public.users where email like 'pgtap-%' $$,
@@ -54,16 +52,14 @@ select throws_ok($$ select * from keygate.lookup_api_key(sha256('pgtap owner key
   'a user cannot look a key up by hash, not even their own');
 
 -- Signed in as the other user.
-select set_config('request.jwt.claims', '{"sub": "b0000000-0000-4000-8000-00000000000b", "role": "authenticated"}', true);
+select tests.authenticate_as('b0000000-0000-4000-8000-00000000000b');
 select is_empty($$ select 1 from public.users where id = 'a0000000-0000-4000-8000-00000000000a' $$, 'another user cannot see the owner''s profile');
 select is_empty($$ select 1 from public.api_keys where user_id = 'a0000000-0000-4000-8000-00000000000a' $$, 'another user cannot see the owner''s keys');
 select is_empty($$ select 1 from public.jobs where user_id = 'a0000000-0000-4000-8000-00000000000a' $$, 'another user cannot see the owner''s jobs');
 select is_empty($$ select 1 from public.user_identities where user_id = 'a0000000-0000-4000-8000-00000000000a' $$, 'another user cannot see the owner''s identities');
 
 -- Anonymous.
-reset role;
-set local role anon;
-select set_config('request.jwt.claims', '{"role": "anon"}', true);
+select tests.authenticate_as_anon();
 select throws_ok($$ select id from public.users $$, '42501', null, 'anon cannot read users');
 select throws_ok($$ select id from public.api_keys $$, '42501', null, 'anon cannot read keys');
 select throws_ok($$ select id from public.jobs $$, '42501', null, 'anon cannot read jobs');
@@ -72,9 +68,7 @@ select throws_ok($$ select * from keygate.verify_api_key(sha256('pgtap owner key
 select throws_ok($$ select * from keygate.lookup_api_key(sha256('pgtap owner key')) $$, '42501', null, 'anon cannot look a key up by hash');
 
 -- The service role (what the edge functions use).
-reset role;
-set local role service_role;
-select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+select tests.authenticate_as_service_role();
 select results_eq($$ select count(*)::int from public.users where email like 'pgtap-%' $$, array[2], 'service_role reads every user');
 select lives_ok($$ update public.users set name = 'Renamed' where id = 'a0000000-0000-4000-8000-00000000000a' $$, 'service_role updates users');
 select lives_ok($$ insert into public.users (email) values ('pgtap-service@example.test') $$, 'service_role inserts users');
@@ -84,6 +78,6 @@ select results_eq($$ select user_id from keygate.verify_api_key(sha256('pgtap ow
 select results_eq($$ select user_id, role from keygate.lookup_api_key(sha256('pgtap owner key')) $$,
   $$ values ('a0000000-0000-4000-8000-00000000000a'::uuid, 'viewer') $$, 'service_role looks a key up by hash, with its owner''s role');
 
-reset role;
+select tests.clear_authentication();
 select * from finish();
 rollback;

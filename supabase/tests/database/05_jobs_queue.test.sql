@@ -3,7 +3,7 @@
 -- cannot run any queue function; only service_role can. Everything runs in one
 -- transaction that is rolled back.
 begin;
-create extension if not exists pgtap;
+\ir helpers.psql
 
 select plan(33);
 
@@ -59,8 +59,7 @@ insert into public.users (id, email) values ('c0000000-0000-4000-8000-0000000000
 insert into public.jobs (id, user_id, type) values
   ('c1000000-0000-4000-8000-00000000000c', 'c0000000-0000-4000-8000-00000000000c', 'pgtap-queue');
 
-set local role authenticated;
-select set_config('request.jwt.claims', '{"sub": "c0000000-0000-4000-8000-00000000000c", "role": "authenticated"}', true);
+select tests.authenticate_as('c0000000-0000-4000-8000-00000000000c');
 select results_eq($$ select status from public.jobs where type = 'pgtap-queue' $$, $$ values ('queued') $$, 'the owner reads their job');
 select throws_ok($$ update public.jobs set status = 'succeeded', result = '{"forged": true}' where type = 'pgtap-queue' $$,
   '42501', null, 'the owner cannot complete their job by hand');
@@ -69,7 +68,7 @@ select throws_ok($$ select * from keygate.claim_jobs('c0000000-0000-4000-8000-00
   '42501', null, 'the owner cannot claim jobs from SQL');
 select throws_ok($$ select * from keygate.cancel_job('c0000000-0000-4000-8000-00000000000c', 'c1000000-0000-4000-8000-00000000000c') $$,
   '42501', null, 'the owner cannot cancel from SQL');
-reset role;
+select tests.clear_authentication();
 select results_eq($$ select status from public.jobs where type = 'pgtap-queue' $$, $$ values ('queued') $$, 'the job is unchanged');
 
 select * from finish();

@@ -14,6 +14,7 @@ const throughPooler = [
   "tests/auth/oidc-sign-in.test.ts",
   "tests/auth/refusal-limit.test.ts",
   "tests/auth/sessions.test.ts",
+  "tests/fuzz/job-fields.test.ts",
   "tests/http/client-address-behind-proxy.test.ts",
   "tests/jobs/exact-fields.test.ts",
   "tests/jobs/jobs.test.ts",

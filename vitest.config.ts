@@ -16,6 +16,7 @@ const throughPooler = [
   "tests/auth/sessions.test.ts",
   "tests/db/statement-deadline.test.ts",
   "tests/http/client-address-behind-proxy.test.ts",
+  "tests/jobs/exact-fields.test.ts",
   "tests/jobs/jobs.test.ts",
   "tests/jobs/limits.test.ts",
   "tests/jobs/queue.test.ts",

@@ -1,6 +1,6 @@
 /**
  * The jobs function's pure parts, without a server: why a transition was
- * refused, the cursor, the field caps and query parsing, the settings, and
+ * refused, the cursor, the field caps, body and query parsing, the settings, and
  * how the Jobs view words progress.
  */
 import { describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { decodeCursor, encodeCursor } from "../../functions/_shared/handlers/job
 import { transitionRefusal } from "../../functions/_shared/handlers/jobs/refusal.ts";
 import {
   assertFieldSize,
+  createBody,
   idempotencyKey,
   parseListQuery,
   parseRunAt,
@@ -66,6 +67,15 @@ describe("field caps and parsing", () => {
     expect(code(() => assertFieldSize("error", "é".repeat(1001)))).toBe("payload_too_large");
     expect(code(() => assertFieldSize("error", "e".repeat(2000)))).toBeNull();
     expect(code(() => assertFieldSize("progress", undefined))).toBeNull();
+  });
+
+  it("passes a payload on as parsed, own __proto__ and constructor keys included, and takes only an object", () => {
+    const payload = JSON.parse('{"__proto__": {"polluted": true}, "constructor": 1, "a": [0.1]}');
+    const body = createBody.parse({ type: "x", payload });
+    expect(body.payload).toBe(payload);
+    expect(Object.keys(body.payload ?? {})).toEqual(["__proto__", "constructor", "a"]);
+    for (const bad of [[1], "s", null, 1])
+      expect(createBody.safeParse({ type: "x", payload: bad }).success).toBe(false);
   });
 
   it("reads the list query and refuses what it does not know", () => {

@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import { KeygateError } from "../core/errors.ts";
 import { type Logger, logError } from "../core/log.ts";
+import { inexactJson } from "./exact-json.ts";
 
 export const MAX_BODY_BYTES = 16 * 1024;
 /** JSON nested deeper than this is refused before it reaches a handler or the database. */
@@ -52,8 +53,11 @@ export function handleErrors(
 /**
  * Reads a JSON body of at most 16 KiB and validates it with `schema`.
  * An empty body is treated as `{}` so optional-only bodies may be omitted.
+ * With `exact`, a body holding a value that would not be stored as sent (a
+ * number no float holds, a repeated key, \u0000: exact-json.ts) is refused
+ * with 400 naming it, for routes that store what the client sends.
  */
-export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
+export async function readJson<T>(req: Request, schema: z.ZodType<T>, options: { exact?: boolean } = {}): Promise<T> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) {
     throw new KeygateError("payload_too_large", "The request body is larger than 16 KiB.");
@@ -65,14 +69,18 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T
     if (!/^application\/json\s*(;|$)/i.test(type.trim())) {
       throw new KeygateError("unsupported_media_type", "Send the body as application/json.");
     }
+    let text: string;
     try {
-      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      value = JSON.parse(text);
     } catch {
       throw new KeygateError("invalid_json", "The request body is not valid JSON.");
     }
     if (depthExceeds(value, MAX_JSON_DEPTH)) {
       throw new KeygateError("validation_failed", `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
     }
+    const inexact = options.exact ? inexactJson(text) : null;
+    if (inexact !== null) throw new KeygateError("validation_failed", inexact);
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {

@@ -7,7 +7,9 @@
  * route. Only the key that claimed a running job may heartbeat, complete or
  * fail it; with `attempt`, only for that attempt. A transition that does not
  * apply to the job's state is 409 (refusal.ts says which). Submitting with an
- * Idempotency-Key makes retries safe.
+ * Idempotency-Key makes retries safe. Every body is read exactly: a payload,
+ * progress or result is stored as sent, or refused with 400 naming the value
+ * that cannot be (http/exact-json.ts).
  */
 
 import type { AuthenticatedUser } from "../../auth/user.ts";
@@ -39,6 +41,9 @@ import {
 } from "./schemas.ts";
 import { createJobSummary } from "./summary.ts";
 
+/** How every body is read: what a job holds is what its client sent, or a 400. */
+const EXACT = { exact: true };
+
 export interface JobsHandlerDeps {
   db: Db;
   withApiKey: WithApiKey;
@@ -58,7 +63,7 @@ export function createJobsHandler({
 }: JobsHandlerDeps): (req: Request) => Promise<Response> {
   async function submit(req: Request, _params: unknown, ctx: ApiKeyContext): Promise<Response> {
     const key = idempotencyKey(req);
-    const body = await readJson(req, createBody);
+    const body = await readJson(req, createBody, EXACT);
     assertFieldSize("payload", body.payload);
     const [row] = await db.query<JobSubmissionRow>(
       "select * from keygate.create_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -119,7 +124,7 @@ export function createJobsHandler({
   }
 
   async function claim(req: Request, _params: unknown, ctx: ApiKeyContext): Promise<Response> {
-    const body = await readJson(req, claimBody);
+    const body = await readJson(req, claimBody, EXACT);
     const jobs = await db.query<JobRow>("select * from keygate.claim_jobs($1, $2, $3, $4, $5)", [
       ctx.userId,
       ctx.keyId,
@@ -146,7 +151,7 @@ export function createJobsHandler({
   }
 
   async function heartbeat(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
-    const body = await readJson(req, heartbeatBody);
+    const body = await readJson(req, heartbeatBody, EXACT);
     assertFieldSize("progress", body.progress);
     return await transition(
       ctx,
@@ -166,7 +171,7 @@ export function createJobsHandler({
   }
 
   async function complete(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
-    const body = await readJson(req, completeBody);
+    const body = await readJson(req, completeBody, EXACT);
     assertFieldSize("result", body.result);
     return await transition(
       ctx,
@@ -179,7 +184,7 @@ export function createJobsHandler({
   }
 
   async function fail(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
-    const body = await readJson(req, failBody);
+    const body = await readJson(req, failBody, EXACT);
     assertFieldSize("error", body.error);
     return await transition(
       ctx,
@@ -201,7 +206,7 @@ export function createJobsHandler({
   }
 
   async function cancel(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
-    await readJson(req, emptyBody);
+    await readJson(req, emptyBody, EXACT);
     return await transition(ctx, id, "cancel", undefined, "select * from keygate.cancel_job($1, $2)", [ctx.userId, id]);
   }
 

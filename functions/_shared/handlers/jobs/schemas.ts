@@ -1,8 +1,10 @@
 /**
  * What the jobs routes accept: request bodies, query strings, the
  * Idempotency-Key header, and the size cap of each free-form field. The whole
- * body is already capped at 16 KiB (http/response.ts); within it, each field has its
- * own cap, and a field over its cap is 413 `payload_too_large`.
+ * body is already capped at 16 KiB (http/response.ts); within it, each field
+ * has its own cap, and a field over its cap is 413 `payload_too_large`. The
+ * handler reads every body exactly (http/exact-json.ts), so these schemas see
+ * the values the client sent, and must pass the free-form ones on unchanged.
  */
 import { z } from "zod";
 import { KeygateError } from "../../core/errors.ts";
@@ -23,10 +25,18 @@ const type = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, {
 const attempt = z.int().min(1).max(1000).optional();
 const leaseSeconds = z.int().min(1).max(MAX_LEASE_SECONDS).optional();
 const anyJson = z.unknown().refine((v) => v !== undefined && v !== null, { message: "must not be null" });
+/**
+ * A JSON object, checked and passed on as parsed: `z.record` would copy it
+ * key by key, and assigning a `__proto__` key sets the copy's prototype
+ * instead of keeping the key (JSON.parse makes it an own key, as jsonb does).
+ */
+const jsonObject = z.custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), {
+  message: "expected an object",
+});
 
 export const createBody = z.strictObject({
   type,
-  payload: z.record(z.string(), z.unknown()).optional(),
+  payload: jsonObject.optional(),
   run_at: z.iso.datetime({ offset: true }).optional(),
   max_attempts: z.int().min(1).max(25).optional(),
   priority: z.int().min(-100).max(100).optional(),

@@ -18,6 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { FIELD_CAPS } from "../../functions/_shared/handlers/jobs/schemas.ts";
 import { MAX_BODY_BYTES } from "../../functions/_shared/http/response.ts";
 import type { Call } from "../helpers/call.ts";
+import { canonical } from "../helpers/canonical-json.ts";
 import { type KeyHolder, userWithKey } from "../helpers/keys.ts";
 import { useStack } from "../helpers/stack.ts";
 import { jobsClient } from "../jobs/helpers.ts";
@@ -125,16 +126,6 @@ const caseArbitrary = fc.oneof(
   jsonObject.map((json) => ({ field: "payload" as Field, json })),
   fc.tuple(fc.constantFrom<Field>("progress", "result"), jsonValue).map(([field, json]) => ({ field, json })),
 );
-
-/** JSON text with every object's keys sorted: equal texts mean equal values. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
 
 const bytes = (text: string) => Buffer.byteLength(text, "utf8");
 

@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Call } from "../helpers/call.ts";
+import { canonical } from "../helpers/canonical-json.ts";
 import { type KeyHolder, userWithKey } from "../helpers/keys.ts";
 import { useStack } from "../helpers/stack.ts";
 import { jobsClient } from "./helpers.ts";
@@ -19,16 +20,6 @@ beforeAll(async () => {
 
 const send = (path: string, holder: KeyHolder, text: string) =>
   jobs(path, holder.key, { method: "POST", body: text, headers: { "content-type": "application/json" } });
-
-/** JSON text with every object's keys sorted: equal texts mean equal values, `-0` reading as `0`. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
 
 const refusal = (res: Call) => [res.status, res.body?.error?.code];
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flushToDatabase } from "../../functions/_shared/counters/flush-to-database.ts";
 import { type CounterIncrement, SharedCounters } from "../../functions/_shared/counters/shared-counters.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.ts";
+import { inFreshWindow } from "../helpers/limit-window.ts";
 import { countingDb } from "../keys/helpers.ts";
 
 let t: TestDatabase;
@@ -28,6 +29,8 @@ function increment(bucket: string, n: number, windowStart = currentMinute()): Co
 
 describe("flushToDatabase", () => {
   it("adds each isolate's counts in one statement and answers with the cluster totals", async () => {
+    // Both isolates must count in the same minute: one window's totals.
+    await inFreshWindow(5_000);
     const db = countingDb(t.db);
     const one = new SharedCounters({ flush: flushToDatabase(db) });
     const two = new SharedCounters({ flush: flushToDatabase(db) });

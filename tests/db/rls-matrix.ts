@@ -18,8 +18,13 @@ const TABLES = [
   "user_capabilities",
   "sign_in_codes",
 ] as const;
-/** Tables outside the matrix, with checks of their own below: the append-only audit log, the shared counters. */
-const OTHER_TABLES = ["audit_events", "shared_counters"];
+/**
+ * Tables outside the matrix, with checks of their own below: the append-only audit log, the shared counters,
+ * and the organization tables (read by membership, not by owner; supabase/tests/database/08_organizations.test.sql
+ * checks who sees which rows).
+ */
+const ORG_TABLES = ["organizations", "organization_members", "organization_invitations"] as const;
+const OTHER_TABLES = ["audit_events", "shared_counters", ...ORG_TABLES];
 type Table = (typeof TABLES)[number];
 type Operation = "select" | "insert" | "update" | "delete";
 
@@ -255,7 +260,12 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
               and has_function_privilege(r, p.oid, 'execute')
             order by 1, 2`,
         );
-        expect(rows).toEqual([{ fn: "keygate.current_user_id()", role: "authenticated" }]);
+        expect(rows).toEqual([
+          { fn: "keygate.current_user_id()", role: "authenticated" },
+          // The organization policies' membership lookups.
+          { fn: "keygate.org_ids_for_current_user()", role: "authenticated" },
+          { fn: "keygate.org_ids_for_current_user(p_roles text[])", role: "authenticated" },
+        ]);
       });
 
       it("every write function exists and is executable by service_role", async () => {
@@ -323,6 +333,26 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "add_to_shared_counters",
             "exchange_sign_in_code",
             "record_throttled_event",
+            // Organizations, their members and invitations.
+            "accept_invitation",
+            "append_org_audit_event",
+            "assert_not_last_org_owner",
+            "assert_org_active",
+            "change_member_role",
+            "create_invitation",
+            "create_organization",
+            "deactivate_organization",
+            "get_organization",
+            "list_invitations",
+            "list_members",
+            "list_organizations",
+            "lock_organization",
+            "org_ids_for_current_user",
+            "org_ids_for_current_user",
+            "remove_member",
+            "rename_organization",
+            "revoke_invitation",
+            "transfer_ownership",
           ].sort(),
         );
         expect(rows.filter((r) => !r.can)).toEqual([]);
@@ -399,6 +429,42 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
       );
     });
 
+    describe.each(ORG_TABLES)("%s (read by membership only)", (table) => {
+      const write = {
+        insert: `insert into public.${table} default values`,
+        update: `update public.${table} set created_at = now()`,
+        delete: `delete from public.${table}`,
+      };
+      it("anon cannot select", async () => {
+        expectDenied(await runner.as("anon", claimsFor("anon"), `select 1 from public.${table}`));
+      });
+      it.each(["insert", "update", "delete"] as const)("no client role may %s", async (op) => {
+        expectDenied(await runner.as("anon", claimsFor("anon"), write[op]));
+        expectDenied(await runner.as("authenticated", claimsFor("authenticated", f.owner), write[op]));
+      });
+      it("an authenticated user who is a member of nothing sees no row", async () => {
+        const [org] = await runner.admin<{ id: string }>(
+          "insert into public.organizations (slug, name) values ($1, 'Matrix') returning id",
+          [`matrix-${randomUUID().slice(0, 8)}`],
+        );
+        await runner.admin("insert into public.organization_members (org_id, user_id, role) values ($1, $2, 'owner')", [
+          org.id,
+          f.other,
+        ]);
+        await runner.admin(
+          "insert into public.organization_invitations (org_id, email, role, token_hash, expires_at) values ($1, 'x@example.test', 'member', sha256(convert_to(gen_random_uuid()::text, 'utf8')), now() + interval '1 day')",
+          [org.id],
+        );
+        const columns = table === "organization_invitations" ? "id" : "*";
+        const outcome = await runner.as(
+          "authenticated",
+          claimsFor("authenticated", f.owner),
+          `select ${columns} from public.${table}`,
+        );
+        expect(outcome).toMatchObject({ ok: true, rowCount: 0 });
+      });
+    });
+
     describe("tables and policies", () => {
       it("has row level security enabled on every table in public", async () => {
         const rows = await runner.admin<{ relname: string; relrowsecurity: boolean }>(
@@ -427,7 +493,8 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
                   unnest(array['insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p,
                   unnest(array['public.users', 'public.user_identities', 'public.api_keys', 'public.jobs', 'public.sessions',
                                'public.user_capabilities', 'public.audit_events', 'public.sign_in_codes',
-                               'public.shared_counters']) t
+                               'public.shared_counters', 'public.organizations', 'public.organization_members',
+                               'public.organization_invitations']) t
             where has_table_privilege(r, t, p) or (p in ('insert', 'update', 'references') and has_any_column_privilege(r, t, p))`,
         );
         expect(rows).toEqual([]);

@@ -35,6 +35,18 @@ describe("mapDbError: admin refusals", () => {
     expect(mapDbError(null)).toBeNull();
   });
 
+  it("turns the organization refusals (KG010-KG014) into their codes", () => {
+    expect(mapDbError(sqlError("KG010"))).toMatchObject({ status: 409, code: "last_owner" });
+    expect(mapDbError(sqlError("KG011"))).toMatchObject({ status: 404, code: "not_a_member" });
+    expect(mapDbError(sqlError("KG012"))).toMatchObject({ status: 400, code: "invitation_invalid" });
+    expect(mapDbError(sqlError("KG013"))).toMatchObject({ status: 409, code: "org_inactive" });
+    expect(mapDbError(sqlError("KG014"))).toMatchObject({
+      status: 403,
+      code: "forbidden",
+      message: "Your role in this organization does not allow this.",
+    });
+  });
+
   it("words a missing capability the same way the early check does", () => {
     expect(missingCapabilityError(["keys.revoke_any"]).message).toBe("This needs the capability keys.revoke_any.");
   });

@@ -41,7 +41,11 @@ export type ErrorCode =
   | "service_unavailable"
   | "internal_error"
   | "scope_above_role"
-  | "last_admin";
+  | "last_admin"
+  | "last_owner"
+  | "not_a_member"
+  | "invitation_invalid"
+  | "org_inactive";
 
 /** Every error code with its status: the whole vocabulary on one screen (docs/api.md lists the same). */
 export const ERROR_STATUS: Record<ErrorCode, number> = {
@@ -78,6 +82,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
   scope_above_role: 403,
   last_admin: 409,
+  last_owner: 409,
+  not_a_member: 404,
+  invitation_invalid: 400,
+  org_inactive: 409,
 };
 
 export class KeygateError extends Error {

@@ -16,6 +16,14 @@ const sqlStateCodes: Record<string, [ErrorCode, string]> = {
   KG004: ["not_found", "Nothing here."],
   KG006: ["rate_limited", "Too many requests. Wait a minute and try again."],
   KG008: ["last_admin", "This is the last active admin: make another admin first."],
+  KG010: ["last_owner", "An organization needs an owner: make another member owner first."],
+  KG011: ["not_a_member", "That person is not a member of this organization."],
+  KG012: [
+    "invitation_invalid",
+    "This invitation is not valid: it may have expired, been revoked or used, or be for another email address.",
+  ],
+  KG013: ["org_inactive", "This organization is deactivated."],
+  KG014: ["forbidden", "Your role in this organization does not allow this."],
 };
 
 /** A capability name as the SQL refusal lists them (`users.manage`); nothing else reaches a message. */

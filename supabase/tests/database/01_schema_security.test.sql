@@ -72,9 +72,10 @@ select results_eq(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('keygate'::regnamespace, 'public'::regnamespace)
         and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
-        and has_function_privilege('authenticated', p.oid, 'execute') $$,
-  array['keygate.current_user_id()'],
-  'authenticated can execute keygate.current_user_id() and nothing else in keygate or public'
+        and has_function_privilege('authenticated', p.oid, 'execute')
+      order by 1 $$,
+  array['keygate.current_user_id()', 'keygate.org_ids_for_current_user()', 'keygate.org_ids_for_current_user(text[])'],
+  'authenticated can execute keygate.current_user_id(), the organization policies'' lookups, and nothing else in keygate or public'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p

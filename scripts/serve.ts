@@ -10,7 +10,7 @@ import { startupNotes } from "../functions/_shared/config/startup-notes.ts";
 import { isLoopbackHost } from "../functions/_shared/core/loopback.js";
 import { enterLocalRequest, leaveLocalRequest } from "../functions/_shared/http/client-address.ts";
 
-const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin"];
+const FUNCTIONS = ["health", "auth", "api-keys", "verify-key", "jobs", "admin", "orgs"];
 const root = new URL("../", import.meta.url);
 const webRoot = new URL("web/", root);
 

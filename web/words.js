@@ -26,6 +26,11 @@ const MESSAGES = /** @type {Record<string, string>} */ ({
   scope_above_role:
     "Your role doesn't allow one of those scopes. Untick it, or ask an administrator for a higher role.",
   last_admin: "That is the last active admin: make someone else an admin first.",
+  last_owner: "An organization needs an owner: make another member owner first.",
+  not_a_member: "That person is not a member of this organization.",
+  invitation_invalid:
+    "This invitation is not valid: it may have expired, been revoked or used, or be for another email address.",
+  org_inactive: "This organization is deactivated.",
   not_found: "That key no longer exists. The list has been refreshed.",
   payload_too_large: "That was too much text. Please shorten it and try again.",
   service_unavailable: "The service is unavailable for a moment (is the database up?). Please try again shortly.",

@@ -246,6 +246,53 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     expect(session).toBe(401);
   }, 120_000);
 
+  /** Signs in at the development provider as `name` <`email`>, from `path`. */
+  async function signInAs(page: Page, name: string, email: string, path = "/"): Promise<void> {
+    await page.goto(`${stack!.url}${path}`);
+    const devSignIn = page.getByRole("link", { name: "Development sign-in (not for production)" });
+    await devSignIn.waitFor({ state: "visible" });
+    await devSignIn.click();
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Email").fill(email);
+    await page.getByRole("button", { name: "Sign in as this person" }).click();
+    await page.locator("#signed-in").waitFor();
+  }
+
+  it("creates an organization and invites a colleague, who joins from the link after signing in", async () => {
+    const owner = await newPage({ viewport: { width: 1200, height: 800 } });
+    await signInAs(owner, "Olga Owner", "olga.owner@example.com");
+    await waitForOrAlert(owner, owner.getByText("You belong to no organization yet."));
+    await owner.getByLabel("New organization").fill("Acme Rockets");
+    await owner.getByRole("button", { name: "Create organization" }).click();
+    const org = owner.locator("[data-org=acme-rockets]");
+    await org.waitFor();
+    await expect(org.locator("summary").textContent()).resolves.toBe("Acme Rockets (acme-rockets): owner");
+    await org.locator("summary").click();
+    await org.getByLabel("Invite by email").fill("Colin.Colleague@example.com");
+    await org.getByRole("button", { name: "Invite" }).click();
+    const link = org.getByTestId("invitation-link");
+    await link.waitFor();
+    const url = /(http\S+#invitation=[A-Za-z0-9_-]{43})/.exec((await link.textContent()) ?? "")?.[1];
+    expect(url).toBeDefined();
+    await org.locator("[data-invitation='colin.colleague@example.com']").waitFor();
+
+    // The colleague opens the link signed out, signs in on the way, and is a member.
+    const colleague = await newPage({ viewport: { width: 1200, height: 800 } });
+    await colleague.goto(url!);
+    expect(new URL(colleague.url()).hash).toBe("");
+    await signInAs(colleague, "Colin Colleague", "colin.colleague@example.com", "/");
+    await waitForOrAlert(colleague, colleague.getByText("You joined an organization as member."));
+    await expect(colleague.locator("[data-org=acme-rockets] summary").textContent()).resolves.toBe(
+      "Acme Rockets (acme-rockets): member",
+    );
+
+    // The owner sees the new member and no pending invitation.
+    await owner.reload();
+    await owner.locator("[data-org=acme-rockets] summary").click();
+    await owner.locator("[data-member='colin.colleague@example.com']").waitFor();
+    await expect(owner.locator("[data-org=acme-rockets] [data-invitation]").count()).resolves.toBe(0);
+  }, 90_000);
+
   it("explains a failed sign-in in words and cleans the address", async () => {
     const page = await newPage({ viewport: { width: 1000, height: 700 } });
     await page.goto(`${stack!.url}/?error=login_expired`);

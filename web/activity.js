@@ -57,6 +57,26 @@ export function describeEvent(e) {
       return "Account deactivated";
     case "user.reactivated":
       return "Account reactivated";
+    case "org.created":
+      return "Created the organization";
+    case "org.renamed":
+      return "Renamed the organization";
+    case "org.deactivated":
+      return "Deactivated the organization";
+    case "org.member_role_changed":
+      return `Role changed from ${text(d.old_role)} to ${text(d.role)}`;
+    case "org.member_removed":
+      return "Removed from the organization";
+    case "org.member_left":
+      return "Left the organization";
+    case "org.ownership_transferred":
+      return "Made owner";
+    case "org.invitation_created":
+      return `Invited someone at ${text(d.email_domain)} as ${text(d.role)}`;
+    case "org.invitation_revoked":
+      return "Revoked an invitation";
+    case "org.invitation_accepted":
+      return `Joined as ${text(d.role)}`;
     default:
       return `${e.action} (${e.outcome})`;
   }

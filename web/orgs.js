@@ -7,6 +7,7 @@
  * gives) accepts it once signed in, even after a sign-in on the way. Built
  * with DOM APIs only: names and emails are people's own text.
  */
+import { eventTable } from "./activity.js";
 import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
 import { describeError, formatDateTime } from "./words.js";
@@ -100,11 +101,15 @@ if (section) {
           say(err);
         }
       });
+      /** @type {{ events: import("./activity.js").AuditEvent[] }} */
+      const { events } = await api(`orgs/${org.id}/audit?limit=10`);
       parts.push(
         h("h4", {}, ["Pending invitations"]),
         h("ul", { "data-testid": "org-invitations" }, pending),
         form,
         link,
+        h("h4", {}, ["Recent changes"]),
+        h("div", { class: "table-wrap", "data-testid": "org-audit" }, [eventTable(events, { withUsers: true })]),
       );
     }
     box.replaceChildren(...parts);

@@ -345,6 +345,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "get_organization",
             "list_invitations",
             "list_members",
+            "list_org_audit_events",
             "list_organizations",
             "lock_organization",
             "org_ids_for_current_user",

@@ -193,6 +193,43 @@ describe("organizations", () => {
     for (const row of rows) expect(Buffer.from(row.token_hash).toString()).not.toContain(invited.body.token);
   });
 
+  it("shows owners and admins the organization's own audit log, naming people but no address or agent", async () => {
+    const owner = await person();
+    const id = await orgOf(owner);
+    const admin = await person();
+    const member = await person();
+    await join(owner, id, admin, "admin");
+    await join(owner, id, member, "member");
+    await as(admin, `orgs/${id}`, {
+      method: "PATCH",
+      json: { name: "Renamed" },
+      headers: { "user-agent": "kg-agent/9" },
+    });
+    // Events of the people that are not about this organization stay out of it.
+    await stack.admin.query("select keygate.append_audit_event('sign_in', 'success', $1, $1)", [admin.id]);
+
+    const page = await as(owner, `orgs/${id}/audit?limit=100`);
+    expect(page.status).toBe(200);
+    const actions = page.body.events.map((e: { action: string }) => e.action);
+    expect(actions[0]).toBe("org.renamed");
+    expect(actions).toEqual(
+      expect.arrayContaining(["org.created", "org.invitation_created", "org.invitation_accepted"]),
+    );
+    expect(actions).not.toContain("sign_in");
+    expect(page.body.events[0].actor).toEqual({ type: "user", id: admin.id, email: admin.email });
+    for (const e of page.body.events) {
+      expect(e.client_address).toBeNull();
+      expect(e.user_agent).toBeNull();
+    }
+    expect((await as(admin, `orgs/${id}/audit`)).status).toBe(200);
+    expect((await as(member, `orgs/${id}/audit`)).status).toBe(403);
+    expect((await as(await person(), `orgs/${id}/audit`)).status).toBe(404);
+    const two = await as(owner, `orgs/${id}/audit?limit=2`);
+    const next = await as(owner, `orgs/${id}/audit?limit=2&cursor=${two.body.next_cursor}`);
+    expect(next.body.events[0].id).not.toBe(two.body.events[1].id);
+    expect(Number(next.body.events[0].id)).toBeLessThan(Number(two.body.events[1].id));
+  });
+
   it("keeps organizations apart: a member of one sees nothing of another", async () => {
     const alice = await person();
     const bob = await person();

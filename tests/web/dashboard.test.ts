@@ -291,6 +291,11 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     await owner.locator("[data-org=acme-rockets] summary").click();
     await owner.locator("[data-member='colin.colleague@example.com']").waitFor();
     await expect(owner.locator("[data-org=acme-rockets] [data-invitation]").count()).resolves.toBe(0);
+    const audit = owner.locator("[data-org=acme-rockets] [data-testid=org-audit]");
+    await audit.locator("tr[data-action='org.invitation_accepted']").waitFor();
+    await expect(audit.locator("tr[data-action='org.invitation_accepted']").textContent()).resolves.toContain(
+      "colin.colleague@example.com",
+    );
   }, 90_000);
 
   it("explains a failed sign-in in words and cleans the address", async () => {

@@ -1,7 +1,8 @@
 /**
  * Reads the audit log, newest first, a page at a time: the user's own
- * activity (`GET /auth/activity`, listOwnAuditEvents) and everyone's for
- * holders of `audit.read` (`GET /admin/audit`, listAuditEvents). Filters and
+ * activity (`GET /auth/activity`, listOwnAuditEvents), an organization's for
+ * its owners and admins (`GET /orgs/:id/audit`, listOrgAuditEvents) and
+ * everyone's for holders of `audit.read` (`GET /admin/audit`, listAuditEvents). Filters and
  * the cursor come from the query string:
  *
  *   ?limit=1..100 (default 50) &cursor=<next_cursor of the previous page>
@@ -125,6 +126,24 @@ export async function listOwnAuditEvents(
 ) {
   const rows = await db.query<AuditEventRow>("select * from keygate.list_own_audit_events($1, $2, $3, $4, $5)", [
     userId,
+    query.cursor ?? null,
+    query.limit + 1,
+    query.action ?? null,
+    query.outcome ?? null,
+  ]);
+  return pageOf(rows, query.limit);
+}
+
+/** An organization's events for its owners and admins: who acted and on whom, never an address or agent. */
+export async function listOrgAuditEvents(
+  db: Db,
+  actorId: string,
+  orgId: string,
+  query: Pick<AuditQuery, "limit" | "cursor" | "action" | "outcome">,
+) {
+  const rows = await db.query<AuditEventRow>("select * from keygate.list_org_audit_events($1, $2, $3, $4, $5, $6)", [
+    actorId,
+    orgId,
     query.cursor ?? null,
     query.limit + 1,
     query.action ?? null,

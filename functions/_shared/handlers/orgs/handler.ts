@@ -21,9 +21,11 @@
  *   POST   /orgs/:id/invitations                  invite an email address (owner, admin)
  *   GET    /orgs/:id/invitations                  pending invitations (owner, admin)
  *   DELETE /orgs/:id/invitations/:invitation_id   revoke one (owner, admin)
+ *   GET    /orgs/:id/audit                        what happened in it (owner, admin)
  *   POST   /orgs/invitations/accept               accept, signed in with the invited address
  */
 import { z } from "zod";
+import { listOrgAuditEvents, parseAuditQuery } from "../../audit/list-events.ts";
 import { requestMeta } from "../../audit/request-meta.ts";
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Config } from "../../config/config.ts";
@@ -107,6 +109,7 @@ export function createOrgsHandler({
     route("POST", "/orgs/:id(uuid)/invitations", signedIn(invite)),
     route("GET", "/orgs/:id(uuid)/invitations", signedIn(invitations)),
     route("DELETE", "/orgs/:id(uuid)/invitations/:invitation_id(uuid)", signedIn(revokeInvitation)),
+    route("GET", "/orgs/:id(uuid)/audit", signedIn(audit)),
   ];
 
   /** The signed-in user, or 401; a cookie-authenticated change needs an allowed Origin (CSRF). */
@@ -249,6 +252,11 @@ export function createOrgsHandler({
       ...metaOf(req),
     ]);
     return new Response(null, { status: 204 });
+  }
+
+  async function audit(req: Request, user: RequestUser, { id }: { id: string }): Promise<Response> {
+    const query = parseAuditQuery(new URL(req.url), { own: true });
+    return json(await listOrgAuditEvents(db, user.id, id, query), { headers: NO_STORE });
   }
 
   async function accept(req: Request, user: RequestUser): Promise<Response> {

@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { recordAuditEvent } from "../../audit/record-event.ts";
 import { requestMeta } from "../../audit/request-meta.ts";
+import { signedInRoutes } from "../../auth/signed-in.ts";
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Config } from "../../config/config.ts";
 import { DEFAULT_CREATE_PER_MINUTE } from "../../config/defaults.ts";
@@ -22,7 +23,6 @@ import { type Logger, logError } from "../../core/log.ts";
 import type { Db } from "../../db/db.ts";
 import type { ApiKeyInfoRow } from "../../db/rows.ts";
 import { browserCors } from "../../http/cors.ts";
-import { assertAllowedOrigin } from "../../http/csrf.ts";
 import { json, notFound, readJson } from "../../http/response.ts";
 import { createRouter, route } from "../../http/router.ts";
 import { generateApiKey, keyStart, type RandomBytes } from "../../keys/format.ts";
@@ -87,23 +87,13 @@ export function createApiKeysHandler({
   maxPerMinute = DEFAULT_CREATE_PER_MINUTE,
   log = logError,
 }: ApiKeysHandlerDeps): (req: Request) => Promise<Response> {
+  const signedIn = signedInRoutes(resolveUser, config.allowedRedirectOrigins);
   const routes = [
     route("GET", "/api-keys", signedIn(list)),
     route("POST", "/api-keys", signedIn(create)),
     route("DELETE", "/api-keys/:id(uuid)", signedIn(revoke)),
     route("POST", "/api-keys/:id(uuid)/rotate", signedIn(rotate)),
   ];
-
-  /** The signed-in user, or 401; a cookie-authenticated change needs an allowed Origin (CSRF). */
-  function signedIn<P>(
-    fn: (req: Request, user: RequestUser, params: P) => Promise<Response>,
-  ): (req: Request, params: P) => Promise<Response> {
-    return async (req, params) => {
-      const user = await resolveUser(req);
-      if (user.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
-      return await fn(req, user, params);
-    };
-  }
 
   function newKey() {
     const key = generateApiKey(config.apiKeyPrefix, random);

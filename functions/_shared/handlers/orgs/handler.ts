@@ -27,6 +27,7 @@
 import { z } from "zod";
 import { listOrgAuditEvents, parseAuditQuery } from "../../audit/list-events.ts";
 import { requestMeta } from "../../audit/request-meta.ts";
+import { signedInRoutes } from "../../auth/signed-in.ts";
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Config } from "../../config/config.ts";
 import { base64url } from "../../core/base64url.ts";
@@ -34,7 +35,6 @@ import { sha256 } from "../../core/hash.ts";
 import { type Logger, logError } from "../../core/log.ts";
 import type { Db } from "../../db/db.ts";
 import { browserCors } from "../../http/cors.ts";
-import { assertAllowedOrigin } from "../../http/csrf.ts";
 import { json, readJson } from "../../http/response.ts";
 import { createRouter, route } from "../../http/router.ts";
 
@@ -94,6 +94,7 @@ export function createOrgsHandler({
   random = (size) => crypto.getRandomValues(new Uint8Array(size)),
   log = logError,
 }: OrgsHandlerDeps): (req: Request) => Promise<Response> {
+  const signedIn = signedInRoutes(resolveUser, config.allowedRedirectOrigins);
   const routes = [
     route("POST", "/orgs", signedIn(create)),
     route("GET", "/orgs", signedIn(list)),
@@ -111,17 +112,6 @@ export function createOrgsHandler({
     route("DELETE", "/orgs/:id(uuid)/invitations/:invitation_id(uuid)", signedIn(revokeInvitation)),
     route("GET", "/orgs/:id(uuid)/audit", signedIn(audit)),
   ];
-
-  /** The signed-in user, or 401; a cookie-authenticated change needs an allowed Origin (CSRF). */
-  function signedIn<P>(
-    fn: (req: Request, user: RequestUser, params: P) => Promise<Response>,
-  ): (req: Request, params: P) => Promise<Response> {
-    return async (req, params) => {
-      const user = await resolveUser(req);
-      if (user.via === "session" && req.method !== "GET") assertAllowedOrigin(req, config.allowedRedirectOrigins);
-      return await fn(req, user, params);
-    };
-  }
 
   /** The last two arguments of every changing SQL function: who asked, for the audit event. */
   function metaOf(req: Request): [string | null, string | null] {

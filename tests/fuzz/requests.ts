@@ -22,6 +22,8 @@ export interface RunSecrets {
   keyId: string;
   jobId: string;
   userId: string;
+  orgId: string;
+  invitationId: string;
 }
 
 type Credential =
@@ -288,7 +290,11 @@ const GOOD_VALUES: Record<string, unknown[]> = {
   result: [{ ok: true }],
   error: ["boom"],
   retry_in_seconds: [1],
-  role: ["viewer", "member", "admin"],
+  role: ["viewer", "member", "admin", "owner"],
+  slug: ["fuzz-org", "a"],
+  user_id: [crypto.randomUUID()],
+  email: ["fuzz@example.test", "someone@example.test"],
+  token: ["t".repeat(43)],
   capabilities: [["users.read"]],
   code: ["c"],
   code_verifier: ["v".repeat(43)],
@@ -451,6 +457,8 @@ export function render(original: Plan, ctx: RenderContext): RawRequest {
         if (name === "provider") return "oidc";
         if (name === "key") return secrets.keyId;
         if (name === "job") return secrets.jobId;
+        if (name === "org") return secrets.orgId;
+        if (name === "invitation") return secrets.invitationId;
         return secrets.userId;
       });
     method = plan.method ?? route.methods[plan.methodIndex % route.methods.length];

@@ -59,6 +59,22 @@ export const ROUTES: readonly RouteSpec[] = [
   { path: "admin/users/:user/deactivate", methods: ["POST"], auth: "session", planned: true },
   { path: "admin/users/:user/reactivate", methods: ["POST"], auth: "session", planned: true },
   { path: "admin/keys/:key", methods: ["DELETE"], auth: "session", planned: true },
+  { path: "orgs", methods: ["GET", "POST"], auth: "session", fields: ["name", "slug"] },
+  { path: "orgs/:org", methods: ["GET", "PATCH"], auth: "session", fields: ["name"] },
+  { path: "orgs/:org/deactivate", methods: ["POST"], auth: "session" },
+  { path: "orgs/:org/members", methods: ["GET"], auth: "session" },
+  { path: "orgs/:org/members/:user", methods: ["PATCH", "DELETE"], auth: "session", fields: ["role"] },
+  { path: "orgs/:org/leave", methods: ["POST"], auth: "session" },
+  { path: "orgs/:org/transfer", methods: ["POST"], auth: "session", fields: ["user_id"] },
+  {
+    path: "orgs/:org/invitations",
+    methods: ["GET", "POST"],
+    auth: "session",
+    fields: ["email", "role", "expires_in_days"],
+  },
+  { path: "orgs/:org/invitations/:invitation", methods: ["DELETE"], auth: "session" },
+  { path: "orgs/:org/audit", methods: ["GET"], auth: "session" },
+  { path: "orgs/invitations/accept", methods: ["POST"], auth: "session", fields: ["token"] },
 ];
 
 /** The dashboard's static files, served at the site root. */

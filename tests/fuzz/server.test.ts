@@ -63,6 +63,8 @@ let server: RunningServer;
 let oidc: TestOidcProvider;
 let userId: string;
 let jobId: string;
+let orgId: string;
+let invitationId: string;
 let ctx: Omit<RenderContext, "secrets">;
 /** Every secret any run used or was handed: the server log must contain none. */
 const allSecrets = new Set<string>();
@@ -96,6 +98,8 @@ async function freshSecrets(): Promise<RunSecrets> {
     keyId,
     jobId,
     userId,
+    orgId,
+    invitationId,
   };
   for (const s of [secrets.sessionToken, secrets.key, secrets.code]) allSecrets.add(s);
   return secrets;
@@ -106,6 +110,14 @@ beforeAll(async () => {
   userId = (await createUser(database.admin, { email: "fuzz@example.test", role: "admin" })).id;
   jobId = (
     await database.admin.query("insert into public.jobs (user_id, type) values ($1, 'fuzz') returning id", [userId])
+  ).rows[0].id;
+  orgId = (await database.admin.query("select id from keygate.create_organization($1, 'Fuzz', 'fuzz')", [userId]))
+    .rows[0].id;
+  invitationId = (
+    await database.admin.query(
+      "select id from keygate.create_invitation($1, $2, 'guest@example.test', 'member', $3, 86400)",
+      [userId, orgId, randomBytes(32)],
+    )
   ).rows[0].id;
 
   // Supabase bearer tokens are accepted against this JWKS; the fuzz only ever

@@ -100,7 +100,14 @@ describe(`a statement past the deadline${throughPooler() ? " (through the transa
   });
 });
 
-describe.skipIf(throughPooler())("a statement past the deadline over TLS", () => {
+// The TLS cluster needs openssl for its certificate: skipped with one line where it is missing.
+const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
+if (!hasOpenssl && !throughPooler()) {
+  if (process.env.KEYGATE_REQUIRE_ALL === "1") throw new Error("KEYGATE_REQUIRE_ALL=1 but openssl is not installed");
+  console.log("skipping the statement deadline over TLS: openssl is not installed (apt-get install openssl)");
+}
+
+describe.skipIf(throughPooler() || !hasOpenssl)("a statement past the deadline over TLS", () => {
   let cluster: PostgresCluster;
   let certDir: string;
   let admin: pg.Client;

@@ -62,7 +62,11 @@ export function describeEvent(e) {
     case "org.renamed":
       return "Renamed the organization";
     case "org.deactivated":
-      return "Deactivated the organization";
+      return e.reason === "by_platform_admin"
+        ? "Organization deactivated by the platform"
+        : "Deactivated the organization";
+    case "org.reactivated":
+      return "Organization reactivated by the platform";
     case "org.member_role_changed":
       return `Role changed from ${text(d.old_role)} to ${text(d.role)}`;
     case "org.member_removed":

@@ -366,6 +366,81 @@ if (section) {
   });
   moreEvents.addEventListener("click", () => loadAudit(true));
 
+  // ------------------------------------------------------------ organizations
+
+  const orgQuery = h("input", { id: "admin-org-query", type: "search", maxlength: "200", autocomplete: "off" });
+  const orgForm = h("form", { class: "create-form", role: "search" }, [
+    h("div", { class: "field" }, [h("label", { for: "admin-org-query" }, ["Find an organization"]), orgQuery]),
+    h("div", { class: "actions" }, [h("button", { type: "submit", class: "button primary" }, ["Show organizations"])]),
+  ]);
+  const orgList = h("div", { class: "table-wrap", "data-testid": "admin-orgs" }, []);
+
+  /**
+   * @typedef {{ id: string, slug: string, name: string, created_at: string, deactivated_at: string | null,
+   *   members: number, owners: string[] }} AdminOrg
+   */
+
+  async function loadOrgs() {
+    const q = /** @type {HTMLInputElement} */ (orgQuery).value.trim();
+    try {
+      /** @type {{ orgs: AdminOrg[] }} */
+      const { orgs } = await api(`admin/orgs${q ? `?query=${encodeURIComponent(q)}` : ""}`);
+      orgList.replaceChildren(orgs.length ? orgTable(orgs) : h("p", { class: "muted" }, ["No organization matches."]));
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  /** @param {AdminOrg[]} orgs */
+  function orgTable(orgs) {
+    return h("table", { class: "keys" }, [
+      h("thead", {}, [
+        h(
+          "tr",
+          {},
+          ["Organization", "Owners", "Members", "Status", ""].map((t) => h("th", { scope: "col" }, [t])),
+        ),
+      ]),
+      h(
+        "tbody",
+        {},
+        orgs.map((org) => {
+          const active = org.deactivated_at === null;
+          const change = async () => {
+            try {
+              await api(`admin/orgs/${org.id}/${active ? "deactivate" : "reactivate"}`, { method: "POST" });
+              say(`${org.name} is ${active ? "deactivated" : "active again"}.`);
+              await loadOrgs();
+            } catch (err) {
+              showError(err);
+            }
+          };
+          return h("tr", { "data-org": org.slug }, [
+            h("th", { scope: "row", "data-label": "Organization" }, [`${org.name} (${org.slug})`]),
+            h("td", { "data-label": "Owners" }, [org.owners.join(", ")]),
+            h("td", { "data-label": "Members" }, [String(org.members)]),
+            h("td", { "data-label": "Status" }, [
+              h("span", { class: `status status-${active ? "active" : "revoked"}` }, [
+                active ? "active" : "deactivated",
+              ]),
+            ]),
+            h(
+              "td",
+              {},
+              can("users.manage")
+                ? [button(active ? "Deactivate" : "Reactivate", active ? "danger" : "secondary", change)]
+                : [],
+            ),
+          ]);
+        }),
+      ),
+    ]);
+  }
+  orgForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadOrgs();
+  });
+
   // ------------------------------------------------------------ showing the page
 
   async function show() {
@@ -384,11 +459,13 @@ if (section) {
     const parts = [heading, powers, message];
     if (can("users.read")) parts.push(searchForm, results, h("div", { class: "actions" }, [moreUsers]), detail);
     else if (can("keys.revoke_any")) parts.push(revokeById);
+    if (can("users.read")) parts.push(h("h3", {}, ["Organizations"]), orgForm, orgList);
     if (can("audit.read"))
       parts.push(h("h3", {}, ["Audit log"]), auditForm, auditList, h("div", { class: "actions" }, [moreEvents]));
     root.replaceChildren(...parts);
     root.hidden = false;
     if (can("users.read")) search(false);
+    if (can("users.read")) loadOrgs();
     if (can("audit.read")) loadAudit(false);
   }
 

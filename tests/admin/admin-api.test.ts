@@ -407,3 +407,49 @@ describe("GET /admin/audit", () => {
     expect(res.body.events[0]).toMatchObject({ client_address: "127.0.0.1", user_agent: "ops-console/1.0" });
   });
 });
+
+describe("organizations on the admin page", () => {
+  async function orgOwnedBy(owner: SignedInUser, name: string): Promise<string> {
+    const res = await as(owner, "orgs", { method: "POST", json: { name } });
+    expect(res.status).toBe(201);
+    return res.body.id;
+  }
+
+  it("lists organizations with their members and owners for users.read, narrowed by a query", async () => {
+    const owner = await createSignedInUser(stack.admin, { email: `org-owner-${Date.now()}@example.test` });
+    const id = await orgOwnedBy(owner, `Zeppelin Works ${Date.now()}`);
+    const reader = await createSignedInUser(stack.admin, { capabilities: ["users.read"] });
+    const res = await as(reader, "admin/orgs?query=zeppelin");
+    expect(res.status).toBe(200);
+    expect(res.body.orgs).toEqual([
+      expect.objectContaining({ id, members: 1, owners: [owner.email], deactivated_at: null }),
+    ]);
+    expect((await as(reader, "admin/orgs?query=no-such-org-anywhere")).body.orgs).toEqual([]);
+    expect((await as(reader, "admin/orgs?limit=0")).status).toBe(400);
+    const nobody = await createSignedInUser(stack.admin);
+    expect((await as(nobody, "admin/orgs")).status).toBe(403);
+  });
+
+  it("deactivates and reactivates an organization with users.manage, and records both", async () => {
+    const owner = await createSignedInUser(stack.admin);
+    const id = await orgOwnedBy(owner, "Stoppable");
+    const reader = await createSignedInUser(stack.admin, { capabilities: ["users.read"] });
+    expect((await as(reader, `admin/orgs/${id}/deactivate`, { method: "POST" })).status).toBe(403);
+    const manager = await createSignedInUser(stack.admin, { capabilities: ["users.manage"] });
+    expect((await as(manager, `admin/orgs/${id}/deactivate`, { method: "POST" })).status).toBe(204);
+    const invite = await as(owner, `orgs/${id}/invitations`, { method: "POST", json: { email: "x@example.test" } });
+    expect(invite.body.error.code).toBe("org_inactive");
+    expect((await as(manager, `admin/orgs/${id}/deactivate`, { method: "POST" })).status).toBe(204);
+    expect((await as(manager, `admin/orgs/${id}/reactivate`, { method: "POST" })).status).toBe(204);
+    expect((await as(owner, `orgs/${id}`)).body.deactivated_at).toBeNull();
+    expect((await as(manager, `admin/orgs/${crypto.randomUUID()}/deactivate`, { method: "POST" })).status).toBe(404);
+    const { rows } = await stack.admin.query(
+      "select action, actor_id, reason from public.audit_events where org_id = $1 and action <> 'org.created' order by id",
+      [id],
+    );
+    expect(rows).toEqual([
+      { action: "org.deactivated", actor_id: manager.id, reason: "by_platform_admin" },
+      { action: "org.reactivated", actor_id: manager.id, reason: "by_platform_admin" },
+    ]);
+  });
+});

@@ -158,4 +158,28 @@ describe.skipIf(!hasChromium && !required)("admin page in a real browser", () =>
     }
     expect(await activity.textContent()).not.toContain("lead@example.test");
   }, 60_000);
+
+  it("lists organizations and lets an admin deactivate one, which its owner then sees", async () => {
+    const admin = await createSignedInUser(t.admin, { role: "admin", email: "orgops@example.test" });
+    const owner = await createSignedInUser(t.admin, { email: "founder@example.test" });
+    const created = await call(server.url, "orgs", {
+      method: "POST",
+      json: { name: "Spammy Ltd", slug: "spammy" },
+      headers: { cookie: owner.cookie, origin: server.url },
+    });
+    expect(created.status).toBe(201);
+
+    const ops = await dashboardOf(admin);
+    await ops.getByLabel("Find an organization").fill("spam");
+    await ops.getByRole("button", { name: "Show organizations" }).click();
+    const row = ops.getByTestId("admin-orgs").locator("tr[data-org=spammy]");
+    await row.waitFor();
+    expect(await row.textContent()).toContain("founder@example.test");
+    await row.getByRole("button", { name: "Deactivate" }).click();
+    await ops.getByRole("alert").filter({ hasText: "Spammy Ltd is deactivated." }).waitFor();
+    await row.getByRole("button", { name: "Reactivate" }).waitFor();
+
+    const theirs = await dashboardOf(owner);
+    await theirs.locator("[data-org=spammy] summary").filter({ hasText: "deactivated" }).waitFor();
+  }, 60_000);
 });

@@ -80,6 +80,8 @@ describe("requiredCapabilities against keygate.admin_required_capabilities", () 
       { kind: "get_user" },
       { kind: "read_audit" },
       { kind: "revoke_key" },
+      { kind: "list_orgs" },
+      { kind: "set_org_active" },
       ...roles.map((targetRole): AdminAction => ({ kind: "set_active", targetRole })),
       ...roles.flatMap((targetRole) =>
         changes.flatMap((role) =>

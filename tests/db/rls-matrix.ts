@@ -306,7 +306,9 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "verify_api_key",
             // Roles, capabilities, the admin API and the audit log.
             "admin_get_user",
+            "admin_list_organizations",
             "admin_list_users",
+            "admin_set_organization_active",
             "admin_required_capabilities",
             "admin_revoke_key",
             "admin_set_user_active",

@@ -1,8 +1,9 @@
 /**
- * `admin`: user administration for holders of admin capabilities
- * (docs/api.md). `GET /admin/me` tells any signed-in user what they may do
- * here; a user's keys come back without a key or a hash; deactivating ends
- * every session of the user at once.
+ * `admin`: user and organization administration for holders of admin
+ * capabilities (docs/api.md). `GET /admin/me` tells any signed-in user what
+ * they may do here; a user's keys come back without a key or a hash;
+ * deactivating a user ends every session of the user at once; an
+ * organization can be deactivated and reactivated (`users.manage`).
  *
  * Which capability each action needs is the rule of required-capabilities.ts;
  * without it the answer is 403 `forbidden`. A change (role, capabilities,
@@ -57,6 +58,12 @@ const listQuery = z.strictObject({
   query: z.string().max(200).optional(),
   cursor: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+/** `GET /admin/orgs`: the first `limit` organizations by name, narrowed by `query` (no cursor). */
+const orgListQuery = z.strictObject({
+  query: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(100),
 });
 
 const updateBody = z
@@ -119,6 +126,9 @@ export function createAdminHandler({
     route("POST", "/admin/users/:id(uuid)/reactivate", asAdmin(setActive(true))),
     route("DELETE", "/admin/keys/:id(uuid)", asAdmin(revokeKey)),
     route("GET", "/admin/audit", asAdmin(audit)),
+    route("GET", "/admin/orgs", asAdmin(listOrgs)),
+    route("POST", "/admin/orgs/:id(uuid)/deactivate", asAdmin(setOrgActive(false))),
+    route("POST", "/admin/orgs/:id(uuid)/reactivate", asAdmin(setOrgActive(true))),
   ];
 
   /**
@@ -229,6 +239,30 @@ export function createAdminHandler({
     ]);
     if (rows.length === 0) throw notFound();
     return new Response(null, { status: 204 });
+  }
+
+  async function listOrgs(req: Request, caller: Caller): Promise<Response> {
+    caller.need({ kind: "list_orgs" });
+    const q = query(new URL(req.url), orgListQuery);
+    const orgs = await db.query(
+      "select id, slug, name, created_at, deactivated_at, members, owners from keygate.admin_list_organizations($1, $2, $3)",
+      [caller.id, q.query?.trim() || null, q.limit],
+    );
+    return json({ orgs }, { headers: noStore });
+  }
+
+  function setOrgActive(active: boolean) {
+    return async (_req: Request, caller: Caller, { id }: { id: string }): Promise<Response> => {
+      caller.need({ kind: "set_org_active" });
+      await db.query("select keygate.admin_set_organization_active($1, $2, $3, $4, $5)", [
+        caller.id,
+        id,
+        active,
+        caller.meta.clientAddress,
+        caller.meta.userAgent,
+      ]);
+      return new Response(null, { status: 204 });
+    };
   }
 
   return createRouter(routes, { cors: browserCors(config.allowedRedirectOrigins), log });

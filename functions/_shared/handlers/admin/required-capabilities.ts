@@ -2,7 +2,8 @@
  * Which capabilities an admin action needs: a pure decision, so it is
  * unit-tested apart from the routes that apply it.
  *
- * Changing a role or the active flag needs `users.manage`; changing
+ * Changing a role or the active flag (of a user or an organization) needs
+ * `users.manage`; seeing users or organizations needs `users.read`; changing
  * capabilities needs `capabilities.grant`. Making someone an admin, or
  * acting on an admin (changing their role, deactivating them), grants or
  * takes away every capability at once, so it needs `capabilities.grant` too.
@@ -17,7 +18,7 @@ import { missingCapabilityError } from "../../db/errors.ts";
 import type { Capability, Role } from "./capabilities.ts";
 
 export type AdminAction =
-  | { kind: "list_users" | "get_user" | "read_audit" | "revoke_key" }
+  | { kind: "list_users" | "get_user" | "read_audit" | "revoke_key" | "list_orgs" | "set_org_active" }
   | { kind: "set_active"; targetRole: string }
   | { kind: "update_user"; targetRole: string; role?: Role; capabilities?: readonly string[] };
 
@@ -25,7 +26,10 @@ export function requiredCapabilities(action: AdminAction): Capability[] {
   switch (action.kind) {
     case "list_users":
     case "get_user":
+    case "list_orgs":
       return ["users.read"];
+    case "set_org_active":
+      return ["users.manage"];
     case "read_audit":
       return ["audit.read"];
     case "revoke_key":

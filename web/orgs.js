@@ -45,16 +45,19 @@ if (section) {
   /** The members and (owners, admins) invitations of `org`, in `box`. */
   async function details(/** @type {Org} */ org, /** @type {HTMLElement} */ box) {
     const manages = org.role !== "member" && !org.deactivated_at;
-    /** @type {{ members: Member[] }} */
-    const { members } = await api(`orgs/${org.id}/members`);
+    // One round trip's wait for all three: members, and for owners and admins invitations and changes.
+    /** @type {[{ members: Member[] }, { invitations: Invitation[] } | null, { events: import("./activity.js").AuditEvent[] } | null]} */
+    const [{ members }, pendingPage, auditPage] = await Promise.all([
+      api(`orgs/${org.id}/members`),
+      manages ? api(`orgs/${org.id}/invitations`) : null,
+      manages ? api(`orgs/${org.id}/audit?limit=10`) : null,
+    ]);
     const rows = members.map((m) =>
       h("li", { "data-member": m.email }, [`${m.name ?? m.email} (${m.email}): ${m.role}`]),
     );
     const parts = [h("h4", {}, ["Members"]), h("ul", { "data-testid": "org-members" }, rows)];
-    if (manages) {
-      /** @type {{ invitations: Invitation[] }} */
-      const { invitations } = await api(`orgs/${org.id}/invitations`);
-      const pending = invitations.map((inv) => {
+    if (pendingPage && auditPage) {
+      const pending = pendingPage.invitations.map((inv) => {
         const revoke = h("button", { type: "button", class: "button link" }, ["Revoke"]);
         revoke.addEventListener("click", async () => {
           try {
@@ -101,15 +104,15 @@ if (section) {
           say(err);
         }
       });
-      /** @type {{ events: import("./activity.js").AuditEvent[] }} */
-      const { events } = await api(`orgs/${org.id}/audit?limit=10`);
       parts.push(
         h("h4", {}, ["Pending invitations"]),
         h("ul", { "data-testid": "org-invitations" }, pending),
         form,
         link,
         h("h4", {}, ["Recent changes"]),
-        h("div", { class: "table-wrap", "data-testid": "org-audit" }, [eventTable(events, { withUsers: true })]),
+        h("div", { class: "table-wrap", "data-testid": "org-audit" }, [
+          eventTable(auditPage.events, { withUsers: true }),
+        ]),
       );
     }
     box.replaceChildren(...parts);

@@ -98,8 +98,8 @@ create policy "Members can read the members of their organizations" on public.or
 alter table public.audit_events add column org_id uuid;
 create index audit_events_org_idx on public.audit_events (org_id, id desc) where org_id is not null;
 
--- Appends one event about an organization and purges at most 100 expired
--- ones, as keygate.append_audit_event() does. Returns the new id.
+-- Appends one event (about an organization when p_org_id is set) and purges
+-- at most 100 expired ones. Returns the new id.
 create function keygate.append_org_audit_event(
   p_action text,
   p_outcome text,
@@ -149,3 +149,26 @@ revoke execute on function
 grant execute on function
   keygate.append_org_audit_event(text, text, uuid, uuid, uuid, uuid, text, text, text, jsonb)
   to service_role;
+
+-- An event about no organization is the same append with a null org_id:
+-- keygate.append_audit_event keeps its signature (every caller stays as it
+-- is) and becomes a call of the function above, so the insert and the
+-- retention purge are written once.
+create or replace function keygate.append_audit_event(
+  p_action text,
+  p_outcome text,
+  p_actor_id uuid default null,
+  p_target_user_id uuid default null,
+  p_target_key_id uuid default null,
+  p_reason text default null,
+  p_client_address text default null,
+  p_user_agent text default null,
+  p_details jsonb default '{}'
+) returns bigint
+language sql
+security definer
+set search_path = ''
+as $$
+  select keygate.append_org_audit_event(p_action, p_outcome, p_actor_id, null, p_target_user_id, p_target_key_id,
+    p_reason, p_client_address, p_user_agent, p_details)
+$$;

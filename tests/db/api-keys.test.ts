@@ -297,6 +297,8 @@ describe("keygate.lookup_api_key", () => {
     expect(await verify(key.hash)).toEqual({
       key_id: key.id,
       user_id: user.id,
+      org_id: null,
+      created_by: user.id,
       scopes: ["jobs:read"],
       role: "member",
       expires_at: expiresAt,
@@ -345,7 +347,7 @@ describe("keygate.verify_api_key (no longer the hot path: lookup_api_key with th
     const stored = ["x:admin", "jobs:write", "b:read", "jobs:work", "a:read"];
     const expiresAt = new Date(Date.now() + 86_400_000);
     const key = await createKey(user.id, { scopes: stored, expiresAt });
-    const { role, ...looked } = (await verify(key.hash))!;
+    const { role, org_id, created_by, ...looked } = (await verify(key.hash))!;
     expect(role).toBe("viewer");
     expect(await verifyWithCeiling(key.hash)).toEqual({ ...looked, scopes: ["b:read", "a:read"] });
 

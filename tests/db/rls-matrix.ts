@@ -272,7 +272,7 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
         const rows = await runner.admin<{ proname: string; can: boolean }>(
           `select p.proname, has_function_privilege('service_role', p.oid, 'execute') as can
              from pg_proc p where p.pronamespace = 'keygate'::regnamespace
-              and p.proname not in ('touch_updated_at', 'lock_key_owner') -- internal helpers
+              and p.proname not in ('touch_updated_at', 'lock_key_owner', 'lock_org_key_owner', 'lock_org_key_for_change', 'org_api_key_info') -- internal helpers
             order by 1`,
         );
         expect(rows.map((r) => r.proname)).toEqual(
@@ -331,6 +331,12 @@ export function defineRlsMatrix(label: string, connect: () => Promise<{ runner: 
             "record_sign_out",
             "role_allows_scope",
             "scopes_above_role",
+            // Organization keys.
+            "create_org_api_key",
+            "key_scopes_above_role",
+            "list_org_api_keys",
+            "revoke_org_api_key",
+            "rotate_org_api_key",
             // Shared counters, the code exchange that names the code's user, throttled events.
             "add_to_shared_counters",
             "exchange_sign_in_code",

@@ -27,7 +27,15 @@ describe("verify-key", () => {
   it("accepts a live key from x-api-key or Authorization: Bearer, by GET or POST", async () => {
     const user = await createUser(stack.admin);
     const { id, key } = await insertKey(stack.admin, user.id, { scopes: ["jobs:read"] });
-    const expected = { valid: true, user_id: user.id, key_id: id, scopes: ["jobs:read"], expires_at: null };
+    const expected = {
+      valid: true,
+      key_id: id,
+      owner: { type: "user", id: user.id },
+      user_id: user.id,
+      created_by: user.id,
+      scopes: ["jobs:read"],
+      expires_at: null,
+    };
     for (const [headers, method] of [
       [{ "x-api-key": key }, "GET"],
       [{ authorization: `Bearer ${key}` }, "GET"],

@@ -28,7 +28,15 @@ describe("createKeyVerifier", () => {
     const user = await createUser(t.admin);
     const { id, key } = await insertKey(t.admin, user.id, { scopes: ["jobs:read"] });
     const verifier = createKeyVerifier({ db: t.db, prefix: "kg" });
-    expect(await verifier.verify(key)).toEqual({ keyId: id, userId: user.id, scopes: ["jobs:read"], expiresAt: null });
+    expect(await verifier.verify(key)).toEqual({
+      keyId: id,
+      owner: { type: "user", id: user.id },
+      userId: user.id,
+      orgId: null,
+      createdBy: user.id,
+      scopes: ["jobs:read"],
+      expiresAt: null,
+    });
   });
 
   it("bounds the stored scopes by the owner's role, in their stored order, and follows a role change", async () => {

@@ -31,7 +31,15 @@ describe("withApiKey", () => {
     const res = await fetch(request({ authorization: `Bearer ${key}` }));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ hello: user.id });
-    expect(seen).toEqual({ userId: user.id, keyId: id, scopes: ["jobs:write"] });
+    expect(seen).toEqual({
+      keyId: id,
+      owner: { type: "user", id: user.id },
+      userId: user.id,
+      orgId: null,
+      createdBy: user.id,
+      scopes: ["jobs:write"],
+      expiresAt: null,
+    });
   });
 
   it("refuses a key lacking any required scope with 403 and does not run the handler", async () => {

@@ -29,16 +29,31 @@ export interface ApiKeyInfoRow {
   revoked_at: Date | null;
 }
 
+/** `keygate.org_api_key_info`: what a member may see of an organization's key. */
+export interface OrgApiKeyInfoRow extends ApiKeyInfoRow {
+  org_id: string;
+  /** Who made it; null once their account is deleted. */
+  created_by: string | null;
+  /** Whether its maker is still a member of the organization. */
+  creator_is_member: boolean;
+}
+
 /**
- * A row of `keygate.lookup_api_key`: a live key's owner, its scopes as stored
- * (no role ceiling: the verifier applies it) and the owner's role.
+ * A row of `keygate.lookup_api_key`: a live key's owner (exactly one of
+ * `user_id` and `org_id`), its maker, its scopes as stored (no role ceiling:
+ * the verifier applies it) and the ceiling's role.
  */
 export interface VerifyRow {
   key_id: string;
-  user_id: string;
+  /** A personal key's owner. */
+  user_id: string | null;
+  /** An organization key's owner. */
+  org_id: string | null;
+  /** Who made the key (a personal key's owner); null once their account is deleted. */
+  created_by: string | null;
   /** As stored: `scopesWithinRole(role, scopes)` is what the key may use. */
   scopes: string[];
-  /** The owner's current role (`viewer`, `member` or `admin`). */
+  /** The ceiling: the owner's current role (`viewer`, `member` or `admin`), `member` for an organization's key. */
   role: string;
   expires_at: Date | null;
   valid_until: Date | null;

@@ -82,11 +82,20 @@ export async function readJson<T>(req: Request, schema: z.ZodType<T>, options: {
     const inexact = options.exact ? inexactJson(text) : null;
     if (inexact !== null) throw new KeygateError("validation_failed", inexact);
   }
+  return validated(schema, value, "invalid body");
+}
+
+/** The request's query string parsed by `schema`, or 400 `validation_failed` naming the first bad parameter. */
+export function readQuery<T>(req: Request, schema: z.ZodType<T>): T {
+  return validated(schema, Object.fromEntries(new URL(req.url).searchParams), "invalid query");
+}
+
+function validated<T>(schema: z.ZodType<T>, value: unknown, fallback: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-    throw new KeygateError("validation_failed", `${where}${issue?.message ?? "invalid body"}`);
+    throw new KeygateError("validation_failed", `${where}${issue?.message ?? fallback}`);
   }
   return parsed.data;
 }

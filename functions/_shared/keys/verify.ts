@@ -53,9 +53,25 @@ import { VerifyCache } from "./verify-cache.ts";
 /** Keys found not live, remembered: a small cache, for repeats (a flood of distinct keys is the limiter's job). */
 export const NEGATIVE_CACHE_ENTRIES = 1_000;
 
+/** Who owns a key: a user (a personal key) or an organization. */
+export interface KeyOwner {
+  type: "user" | "organization";
+  id: string;
+}
+
+/**
+ * A live key's principal. The owner acts, never the maker: an organization's
+ * key has no `userId`, and its `createdBy` is who made it, not who uses it.
+ */
 export interface VerifiedKey {
   keyId: string;
-  userId: string;
+  owner: KeyOwner;
+  /** The owner of a personal key; null for an organization's key. */
+  userId: string | null;
+  /** The owner of an organization's key; null for a personal key. */
+  orgId: string | null;
+  /** Who made the key (a personal key's owner); null once their account is deleted. */
+  createdBy: string | null;
   scopes: string[];
   /** ISO 8601, or null for a key that does not expire. */
   expiresAt: string | null;
@@ -175,7 +191,14 @@ export function createKeyVerifier({
     const entry: Cached = {
       key: Object.freeze({
         keyId: row.key_id,
-        userId: row.user_id,
+        owner: Object.freeze(
+          row.org_id === null
+            ? { type: "user" as const, id: row.user_id as string }
+            : { type: "organization" as const, id: row.org_id },
+        ),
+        userId: row.org_id === null ? row.user_id : null,
+        orgId: row.org_id,
+        createdBy: row.created_by,
         // The role ceiling: the owner's current role bounds the stored scopes.
         scopes: Object.freeze(scopesWithinRole(row.role, row.scopes)) as string[],
         expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),

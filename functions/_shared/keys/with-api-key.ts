@@ -2,7 +2,8 @@
  * `withApiKey({ scopes }, handler)`: the key check of `verify-key` as a
  * wrapper for any edge function, in the spirit of `withSupabase` from
  * `@supabase/server`. The handler runs only for a live key holding every
- * scope asked for, and gets the key's owner:
+ * scope asked for, and gets the key's principal (`ctx.owner`: a user or an
+ * organization):
  *
  *   // functions/my-function/index.ts
  *   import { createWithApiKey, loadConfig, openDb } from "../_shared/public/mod.ts";
@@ -13,7 +14,7 @@
  *
  *   export default {
  *     fetch: withApiKey({ scopes: ["jobs:write"] }, (req, ctx) =>
- *       Response.json({ hello: ctx.userId })),
+ *       Response.json({ hello: ctx.owner.id })),
  *   };
  *
  * Refusals: 401 `invalid_api_key` with `WWW-Authenticate` (one message for a
@@ -37,13 +38,14 @@ import { keyCors, withKeyCors } from "./key-cors.ts";
 import { presentedKey } from "./presented-key.ts";
 import { assertScopes, isScope } from "./scopes.ts";
 import { createKeyVerifierFromConfig } from "./verifier-from-config.ts";
-import type { KeyVerifier } from "./verify.ts";
+import type { KeyVerifier, VerifiedKey } from "./verify.ts";
 
-export interface ApiKeyContext {
-  userId: string;
-  keyId: string;
-  scopes: readonly string[];
-}
+/**
+ * The key's principal: `owner` is who acts (a user, or an organization for
+ * its keys); `userId` is set for personal keys only, `orgId` for
+ * organization keys only, `createdBy` names who made the key.
+ */
+export type ApiKeyContext = Omit<VerifiedKey, "scopes"> & { scopes: readonly string[] };
 
 export type ApiKeyHandler = (req: Request, ctx: ApiKeyContext) => Response | Promise<Response>;
 
@@ -80,7 +82,7 @@ export function createWithApiKey({ config, verifier, db, log = logError }: WithA
     const key = await keys.verify(presented, req);
     if (!key) throw invalidApiKey(presented !== null);
     assertScopes(key.scopes, scopes);
-    return { userId: key.userId, keyId: key.keyId, scopes: key.scopes };
+    return key;
   }
 
   const wrap = (options: WithApiKeyOptions, handler: ApiKeyHandler) => {

@@ -8,13 +8,13 @@
  *
  *   const config = loadConfig(Deno.env.toObject());
  *   const withApiKey = createWithApiKey({ config, db: openDb(config) });
- *   export default { fetch: withApiKey({ scopes: ["jobs:read"] }, (req, key) => Response.json({ you: key.userId })) };
+ *   export default { fetch: withApiKey({ scopes: ["jobs:read"] }, (req, key) => Response.json({ you: key.owner })) };
  */
 export { type Config, loadConfig } from "../config/config.ts";
 export { KeygateError } from "../core/errors.ts";
 export { type Db, openDb } from "../db/db.ts";
 export { SCOPES, type Scope } from "../keys/scopes.ts";
-export type { KeyVerifier, VerifiedKey } from "../keys/verify.ts";
+export type { KeyOwner, KeyVerifier, VerifiedKey } from "../keys/verify.ts";
 export {
   type ApiKeyContext,
   type ApiKeyHandler,

@@ -27,7 +27,7 @@ import type { Db } from "../../db/db.ts";
 import type { ApiKeyInfoRow } from "../../db/rows.ts";
 import { browserCors } from "../../http/cors.ts";
 import { assertAllowedOrigin } from "../../http/csrf.ts";
-import { json, notFound, readJson } from "../../http/response.ts";
+import { json, notFound, readJson, readQuery } from "../../http/response.ts";
 import { createRouter, route } from "../../http/router.ts";
 import { ALL_CAPABILITIES, isCapability, ROLES } from "./capabilities.ts";
 import { type AdminAction, assertCapabilities, requiredCapabilities } from "./required-capabilities.ts";
@@ -89,16 +89,6 @@ function presentUser(u: AdminUserRow) {
     created_at: u.created_at,
     active_keys: u.active_keys,
   };
-}
-
-function query<T>(url: URL, schema: z.ZodType<T>): T {
-  const parsed = schema.safeParse(Object.fromEntries(url.searchParams));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-    throw new KeygateError("validation_failed", `${where}${issue?.message ?? "invalid query"}`);
-  }
-  return parsed.data;
 }
 
 const noStore = { "cache-control": "no-store" };
@@ -167,7 +157,7 @@ export function createAdminHandler({
 
   async function listUsers(req: Request, caller: Caller): Promise<Response> {
     caller.need({ kind: "list_users" });
-    const q = query(new URL(req.url), listQuery);
+    const q = readQuery(req, listQuery);
     const after = q.cursor ? decodeUserCursor(q.cursor) : null;
     const rows = await db.query<AdminUserRow>("select * from keygate.admin_list_users($1, $2, $3, $4)", [
       q.query?.trim() || null,
@@ -243,7 +233,7 @@ export function createAdminHandler({
 
   async function listOrgs(req: Request, caller: Caller): Promise<Response> {
     caller.need({ kind: "list_orgs" });
-    const q = query(new URL(req.url), orgListQuery);
+    const q = readQuery(req, orgListQuery);
     const orgs = await db.query(
       "select id, slug, name, created_at, deactivated_at, members, owners from keygate.admin_list_organizations($1, $2, $3)",
       [caller.id, q.query?.trim() || null, q.limit],

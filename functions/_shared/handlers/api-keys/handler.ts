@@ -1,14 +1,25 @@
 /**
- * `api-keys`: a signed-in user's keys (docs/api.md). A new or rotated key is
- * in its 201 answer once, and nowhere else; a list never carries a key or a
- * hash; an id that is not the caller's key is 404. A key created without `scopes` gets every documented scope the owner's role
- * allows; `[]` makes a key that only identifies its owner. Asking for a scope
- * above the role (creating, or rotating a key whose scopes the role no longer
- * allows) is 403 `scope_above_role`. Creations, rotations and revocations are
- * recorded in the audit log in the same statement that makes them. Cookie-authenticated POST/DELETE need
- * an allowed Origin (CSRF). Creation and rotation are limited per user to
+ * `api-keys`: a signed-in user's keys, and the keys of their organizations
+ * (docs/api.md, docs/organizations.md). A new or rotated key is in its 201
+ * answer once, and nowhere else; a list never carries a key or a hash; an id
+ * that is not the caller's key, nor a key of one of their organizations, is
+ * 404.
+ *
+ * With `org_id` (in the body to create, in the query to list) the key is the
+ * organization's: any member makes one, sees all of them, and revokes or
+ * rotates those they made; owners and admins revoke and rotate any (403
+ * `forbidden` otherwise). DELETE and rotate find the owner from the key.
+ *
+ * A key created without `scopes` gets every documented scope the maker's
+ * Keygate-wide role allows; `[]` makes a key that only identifies its owner.
+ * Asking for a scope above that role (creating, or rotating a key whose
+ * scopes the role no longer allows) is 403 `scope_above_role`, in an
+ * organization too. Creations, rotations and revocations are recorded in the
+ * audit log in the same transaction that makes them. Cookie-authenticated
+ * POST/DELETE need an allowed Origin (CSRF). Creation and rotation are
+ * limited per owner (the user, or the organization as a whole) to
  * `maxPerMinute` (429 with Retry-After) and creation to `maxActive` live keys
- * (409), both enforced in SQL under a lock on the user's row.
+ * (409), both enforced in SQL under a lock on the owner's row.
  */
 import { z } from "zod";
 import { recordAuditEvent } from "../../audit/record-event.ts";
@@ -20,10 +31,11 @@ import { DEFAULT_CREATE_PER_MINUTE } from "../../config/defaults.ts";
 import { KeygateError } from "../../core/errors.ts";
 import { sha256 } from "../../core/hash.ts";
 import { type Logger, logError } from "../../core/log.ts";
+import { UUID_PATTERN } from "../../core/uuid.ts";
 import type { Db } from "../../db/db.ts";
-import type { ApiKeyInfoRow } from "../../db/rows.ts";
+import type { ApiKeyInfoRow, OrgApiKeyInfoRow } from "../../db/rows.ts";
 import { browserCors } from "../../http/cors.ts";
-import { json, notFound, readJson } from "../../http/response.ts";
+import { json, notFound, readJson, readQuery } from "../../http/response.ts";
 import { createRouter, route } from "../../http/router.ts";
 import { generateApiKey, keyStart, type RandomBytes } from "../../keys/format.ts";
 import { ALL_SCOPES, isScope } from "../../keys/scopes.ts";
@@ -48,7 +60,10 @@ export interface ApiKeysHandlerDeps {
 
 const DAY_MS = 86_400_000;
 
+const orgId = z.string().regex(UUID_PATTERN, { message: "must be an organization id" });
+
 const createBody = z.strictObject({
+  org_id: orgId.optional(),
   name: z.string().trim().min(1).max(100).optional(),
   scopes: z
     .array(z.string().refine(isScope, { message: `unknown scope; known scopes: ${ALL_SCOPES.join(", ")}` }))
@@ -57,12 +72,18 @@ const createBody = z.strictObject({
   expires_in_days: z.number().int().min(1).max(365).optional(),
 });
 
+const listQuery = z.strictObject({
+  org_id: orgId.optional(),
+  /** Only the keys whose maker is no longer a member. */
+  created_by: z.literal("former_members").optional(),
+});
+
 const rotateBody = z.strictObject({
   grace_seconds: z.number().int().min(0).max(86_400).optional(),
 });
 
 /** The creation response: the only one that ever carries a plaintext key. */
-function created(info: ApiKeyInfoRow, key: string): Response {
+function created(info: ApiKeyInfoRow | OrgApiKeyInfoRow, key: string): Response {
   return json(
     {
       id: info.id,
@@ -72,6 +93,7 @@ function created(info: ApiKeyInfoRow, key: string): Response {
       scopes: info.scopes,
       created_at: info.created_at,
       expires_at: info.expires_at,
+      ...("org_id" in info ? { org_id: info.org_id, created_by: info.created_by } : {}),
     },
     { status: 201, headers: { "cache-control": "no-store" } },
   );
@@ -100,13 +122,13 @@ export function createApiKeysHandler({
     return { key, start: keyStart(key), hash: sha256(key) };
   }
 
-  /** The scopes (of a new key, or of the key `keyId`) that the owner's role does not allow. */
+  /** The scopes (of a new key, or of the key `keyId`) that the maker's role does not allow. */
   async function scopesAboveRole(
     user: RequestUser,
     scopes: readonly string[] | null,
     keyId: string | null,
   ): Promise<string[]> {
-    const [row] = await db.query<{ above: string[] }>("select keygate.scopes_above_role($1, $2, $3) as above", [
+    const [row] = await db.query<{ above: string[] }>("select keygate.key_scopes_above_role($1, $2, $3) as above", [
       user.id,
       scopes,
       keyId,
@@ -152,6 +174,25 @@ export function createApiKeysHandler({
     }
     const expiresAt = body.expires_in_days ? new Date(now() + body.expires_in_days * DAY_MS).toISOString() : null;
     const meta = requestMeta(req, config.clientAddress);
+    if (body.org_id) {
+      const [info] = await db.query<OrgApiKeyInfoRow>(
+        "select * from keygate.create_org_api_key($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        [
+          user.id,
+          body.org_id,
+          body.name ?? "API key",
+          start,
+          hash,
+          scopes,
+          expiresAt,
+          maxActive,
+          maxPerMinute,
+          meta.clientAddress,
+          meta.userAgent,
+        ],
+      );
+      return created(info, key);
+    }
     const [info] = await db.query<ApiKeyInfoRow>(
       `select k.*, keygate.append_audit_event('key.created', 'success', $1, $1, k.id, null, $9, $10,
                      jsonb_build_object('name', k.name, 'scopes', to_jsonb(k.scopes)))
@@ -172,6 +213,12 @@ export function createApiKeysHandler({
     return created(info, key);
   }
 
+  /** The organization owning key `id`: null for a personal key or no key (the SQL decides who may touch it). */
+  async function owningOrg(id: string): Promise<string | null> {
+    const [row] = await db.query<{ org_id: string | null }>("select org_id from public.api_keys where id = $1", [id]);
+    return row?.org_id ?? null;
+  }
+
   async function rotate(req: Request, user: RequestUser, { id }: { id: string }): Promise<Response> {
     const body = await readJson(req, rotateBody);
     const above = await scopesAboveRole(user, null, id);
@@ -179,6 +226,13 @@ export function createApiKeysHandler({
     const { key, start, hash } = newKey();
     const grace = body.grace_seconds ?? DEFAULT_GRACE_SECONDS;
     const meta = requestMeta(req, config.clientAddress);
+    if (await owningOrg(id)) {
+      const [info] = await db.query<OrgApiKeyInfoRow>(
+        "select * from keygate.rotate_org_api_key($1, $2, $3, $4, $5, $6, $7, $8)",
+        [user.id, id, grace, start, hash, maxPerMinute, meta.clientAddress, meta.userAgent],
+      );
+      return created(info, key);
+    }
     const [info] = await db.query<ApiKeyInfoRow>(
       `select k.*, keygate.append_audit_event('key.rotated', 'success', $1, $1, k.id, null, $7, $8,
                      jsonb_build_object('name', k.name, 'replaces', $9::text, 'grace_seconds', $3::integer))
@@ -188,13 +242,30 @@ export function createApiKeysHandler({
     return created(info, key);
   }
 
-  async function list(_req: Request, user: RequestUser): Promise<Response> {
-    const keys = await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
+  async function list(req: Request, user: RequestUser): Promise<Response> {
+    const q = readQuery(req, listQuery);
+    if (q.created_by && !q.org_id) throw new KeygateError("validation_failed", "created_by: needs org_id");
+    const keys = q.org_id
+      ? await db.query<OrgApiKeyInfoRow>("select * from keygate.list_org_api_keys($1, $2, $3)", [
+          user.id,
+          q.org_id,
+          q.created_by === "former_members",
+        ])
+      : await db.query<ApiKeyInfoRow>("select * from keygate.list_api_keys($1)", [user.id]);
     return json({ keys }, { headers: { "cache-control": "no-store" } });
   }
 
   async function revoke(req: Request, user: RequestUser, { id }: { id: string }): Promise<Response> {
     const meta = requestMeta(req, config.clientAddress);
+    if (await owningOrg(id)) {
+      await db.query("select keygate.revoke_org_api_key($1, $2, $3, $4)", [
+        user.id,
+        id,
+        meta.clientAddress,
+        meta.userAgent,
+      ]);
+      return new Response(null, { status: 204 });
+    }
     const [row] = await db.query<{ found: boolean }>(
       `with r as materialized (select keygate.revoke_api_key($1, $2) as found)
        select r.found, case when r.found then keygate.append_audit_event('key.revoked', 'success', $1, $1, $2, null, $3, $4) end

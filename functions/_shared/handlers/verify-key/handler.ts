@@ -3,7 +3,11 @@
  * their own data. GET (or POST) with the key in `x-api-key` or
  * `Authorization: Bearer`:
  *
- *   200 {"valid": true, "user_id", "key_id", "scopes", "expires_at"}
+ *   200 {"valid": true, "key_id", "owner": {"type", "id"}, "user_id" | "org_id",
+ *        "created_by", "scopes", "expires_at"}
+ *
+ * (`user_id` for a personal key, `org_id` for an organization's key; the
+ * owner acts, `created_by` only says who made the key)
  *   401 {"valid": false, "error": {"code": "invalid_api_key", "message"}}
  *
  * with `WWW-Authenticate` and one message for every kind of bad key. A
@@ -51,8 +55,10 @@ function accepted(key: VerifiedKey): Response {
   if (body === undefined) {
     body = JSON.stringify({
       valid: true,
-      user_id: key.userId,
       key_id: key.keyId,
+      owner: key.owner,
+      ...(key.orgId === null ? { user_id: key.userId } : { org_id: key.orgId }),
+      created_by: key.createdBy,
       scopes: key.scopes,
       expires_at: key.expiresAt,
     });

@@ -21,7 +21,6 @@ import { listAuditEvents, parseAuditQuery } from "../../audit/list-events.ts";
 import { type RequestMeta, requestMeta } from "../../audit/request-meta.ts";
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Config } from "../../config/config.ts";
-import { KeygateError } from "../../core/errors.ts";
 import { type Logger, logError } from "../../core/log.ts";
 import type { Db } from "../../db/db.ts";
 import type { ApiKeyInfoRow } from "../../db/rows.ts";

@@ -5,39 +5,13 @@
  * stranger gets 404 for everything under an organization).
  */
 import { describe, expect, it } from "vitest";
-import { asUser, createSignedInUser, type SignedInUser } from "../helpers/session.ts";
+import type { SignedInUser } from "../helpers/session.ts";
 import { useStack } from "../helpers/stack.ts";
+import { orgPeople } from "./helpers.ts";
 
 const stack = useStack();
 
-let counter = 0;
-const person = (role = "member") =>
-  createSignedInUser(stack.admin, { role, email: `org-${Date.now()}-${counter++}@example.test` });
-
-const as = (user: SignedInUser, path: string, init: RequestInit & { json?: unknown } = {}) =>
-  stack.call(path, asUser(user, stack.url, init));
-
-async function orgOf(owner: SignedInUser, name = "Acme"): Promise<string> {
-  const res = await as(owner, "orgs", { method: "POST", json: { name, slug: `acme-${counter++}-${Date.now()}` } });
-  expect(res.status).toBe(201);
-  return res.body.id;
-}
-
-/** Adds `user` to `orgId` with `role` by invitation, as the product does. */
-async function join(owner: SignedInUser, orgId: string, user: SignedInUser, role: string): Promise<void> {
-  const invited = await as(owner, `orgs/${orgId}/invitations`, {
-    method: "POST",
-    json: { email: user.email, role: role === "owner" ? "admin" : role },
-  });
-  expect(invited.status).toBe(201);
-  expect(
-    (await as(user, "orgs/invitations/accept", { method: "POST", json: { token: invited.body.token } })).status,
-  ).toBe(200);
-  if (role === "owner") {
-    const made = await as(owner, `orgs/${orgId}/members/${user.id}`, { method: "PATCH", json: { role: "owner" } });
-    expect(made.status).toBe(200);
-  }
-}
+const { person, as, orgOf, join } = orgPeople(stack);
 
 const orgEvents = async (orgId: string) =>
   (

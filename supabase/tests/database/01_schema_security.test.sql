@@ -32,7 +32,7 @@ select policy_cmd_is('public', 'users', 'Enable update for service role', 'updat
 select policy_roles_are('public', 'users', 'Users can read their own profile', array['authenticated']);
 select policy_cmd_is('public', 'users', 'Users can read their own profile', 'select', 'policy "Users can read their own profile" is for select');
 select policies_are('public', 'user_identities', array['Users can read their own identities']);
-select policies_are('public', 'api_keys', array['Users can read their own keys']);
+select policies_are('public', 'api_keys', array['Users can read their own keys', 'Members can read their organizations'' keys']);
 select policies_are('public', 'jobs', array['Users can read their own jobs']);
 select policies_are('public', 'sessions', array[]::name[], 'sessions has no policy: no client reaches it');
 
@@ -80,7 +80,7 @@ select results_eq(
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace = 'keygate'::regnamespace
-        and p.proname not in ('touch_updated_at', 'lock_key_owner') -- internal helpers
+        and p.proname not in ('touch_updated_at', 'lock_key_owner', 'lock_org_key_owner', 'lock_org_key_for_change', 'org_api_key_info') -- internal helpers
         and not has_function_privilege('service_role', p.oid, 'execute') $$,
   'service_role can execute every keygate function but the internal helpers'
 );

@@ -35,6 +35,9 @@ const $ = {
   createForm: byId("create-form", HTMLFormElement),
   createSubmit: byId("create-submit", HTMLButtonElement),
   keyName: byId("key-name", HTMLInputElement),
+  keyOwnerField: byId("key-owner-field", HTMLElement),
+  keyOwner: byId("key-owner", HTMLSelectElement),
+  keysTitle: byId("keys-title", HTMLElement),
   keyExpiry: byId("key-expiry", HTMLSelectElement),
   newKey: byId("new-key", HTMLElement),
   newKeyTitle: byId("new-key-title", HTMLElement),
@@ -109,6 +112,8 @@ function setState(state) {
 async function showSignedOut() {
   hideNewKey();
   setState("signed-out");
+  $.keyOwner.replaceChildren(h("option", { value: "" }, ["Personal"]));
+  $.keyOwnerField.hidden = true;
   document.dispatchEvent(new Event("keygate:signed-out")); // activity.js, admin.js
   $.providers.replaceChildren(h("li", { class: "muted" }, ["Loading sign-in options…"]));
   try {
@@ -152,6 +157,7 @@ function showSignedIn(user) {
   }
   setState("signed-in");
   loadKeys();
+  loadOwners().catch(handleApiError);
   showJobs(byId("jobs-view", HTMLElement), handleApiError);
   document.dispatchEvent(new CustomEvent("keygate:signed-in", { detail: user })); // activity.js, admin.js
 }
@@ -168,12 +174,43 @@ $.avatarImg.addEventListener("error", () => {
 
 let keysRequest = 0;
 
+/** The owner the key card shows and creates for: "" for the signed-in user, else an organization's id. */
+const keyOwner = () => $.keyOwner.value;
+
+/**
+ * The owner switcher: "Personal" and each organization the user belongs to
+ * (GET /orgs), shown only when there is one; keeps the choice when it still exists.
+ */
+async function loadOwners() {
+  /** @type {{ orgs: { id: string, name: string, deactivated_at: string | null }[] }} */
+  const { orgs } = await api("orgs");
+  const chosen = keyOwner();
+  const options = orgs.map((org) =>
+    h("option", { value: org.id }, [`${org.name}${org.deactivated_at ? " (deactivated)" : ""}`]),
+  );
+  $.keyOwner.replaceChildren(h("option", { value: "" }, ["Personal"]), ...options);
+  $.keyOwner.value = orgs.some((org) => org.id === chosen) ? chosen : "";
+  $.keyOwnerField.hidden = orgs.length === 0;
+  if ($.keyOwner.value !== chosen) await loadKeys();
+}
+
+$.keyOwner.addEventListener("change", () => {
+  hideNewKey();
+  loadKeys();
+});
+// orgs.js: an organization was created, joined or left.
+document.addEventListener("keygate:orgs-changed", () => loadOwners().catch(handleApiError));
+
 async function loadKeys() {
   const request = ++keysRequest;
+  const owner = keyOwner();
   $.keysLoading.hidden = false;
+  $.keysTitle.textContent = owner
+    ? `${$.keyOwner.selectedOptions[0]?.textContent ?? "Organization"}: API keys`
+    : "Your API keys";
   try {
     /** @type {{ keys: KeySummary[] }} */
-    const { keys } = await api("api-keys");
+    const { keys } = await api(owner ? `api-keys?org_id=${encodeURIComponent(owner)}` : "api-keys");
     if (request !== keysRequest) return;
     renderKeys(keys);
     document.dispatchEvent(new Event("keygate:keys-loaded")); // activity.js
@@ -261,18 +298,21 @@ $.createForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearError();
   const form = new FormData($.createForm);
-  /** @type {{ name: string, scopes: string[], expires_in_days?: number }} */
+  /** @type {{ name: string, scopes: string[], expires_in_days?: number, org_id?: string }} */
   const body = {
     name: String(form.get("name") ?? "").trim(),
     scopes: form.getAll("scopes").map(String),
   };
+  if (keyOwner()) body.org_id = keyOwner();
   const days = String(form.get("expires_in_days") ?? "");
   if (days) body.expires_in_days = Number(days);
   $.createSubmit.disabled = true;
   $.createSubmit.textContent = "Creating…";
   try {
     const created = await api("api-keys", { method: "POST", body });
+    const owner = keyOwner();
     $.createForm.reset();
+    $.keyOwner.value = owner;
     showNewKey(created, "Your new API key");
     await loadKeys();
   } catch (err) {

@@ -37,7 +37,11 @@ export function keyRow(key, now, { onRotate, onRevoke }) {
     actions.push(actionButton(text, `${text}: key ${key.name}`, "danger-outline", () => onRevoke(key)));
   }
   return h("tr", { "data-key-id": key.id, "data-status": status.kind }, [
-    h("th", { scope: "row", "data-label": "Name" }, [key.name]),
+    h("th", { scope: "row", "data-label": "Name" }, [
+      key.name,
+      // An organization's key whose maker has left: it still works, and an owner or admin should review it.
+      ...(key.creator_is_member === false ? [h("span", { class: "muted small" }, [" made by a former member"])] : []),
+    ]),
     cell("Key", [h("code", {}, [`${key.start}…`])]),
     cell(
       "Scopes",

@@ -52,10 +52,46 @@ if (section) {
       manages ? api(`orgs/${org.id}/invitations`) : null,
       manages ? api(`orgs/${org.id}/audit?limit=10`) : null,
     ]);
+    /**
+     * A button that runs `change`, then shows the organization again (or the list, when `reload`).
+     * @param {string} text @param {string} label @param {() => Promise<unknown>} change @param {boolean} [reload]
+     */
+    const action = (text, label, change, reload = false) => {
+      const button = h("button", { type: "button", class: "button link", "aria-label": label }, [text]);
+      button.addEventListener("click", async () => {
+        try {
+          await change();
+          if (reload) {
+            await load();
+            document.dispatchEvent(new Event("keygate:orgs-changed")); // app.js
+          } else await details(org, box);
+        } catch (err) {
+          say(err);
+        }
+      });
+      return button;
+    };
+    // Owners remove anyone, admins members only; the server decides, the page only offers what fits.
+    const mayRemove = (/** @type {Member} */ m) => manages && (org.role === "owner" || m.role === "member");
     const rows = members.map((m) =>
-      h("li", { "data-member": m.email }, [`${m.name ?? m.email} (${m.email}): ${m.role}`]),
+      h("li", { "data-member": m.email }, [
+        `${m.name ?? m.email} (${m.email}): ${m.role} `,
+        ...(mayRemove(m)
+          ? [
+              action("Remove", `Remove ${m.email}`, () =>
+                api(`orgs/${org.id}/members/${m.user_id}`, { method: "DELETE" }),
+              ),
+            ]
+          : []),
+      ]),
     );
-    const parts = [h("h4", {}, ["Members"]), h("ul", { "data-testid": "org-members" }, rows)];
+    const leave = action(
+      "Leave this organization",
+      `Leave ${org.name}`,
+      () => api(`orgs/${org.id}/leave`, { method: "POST" }),
+      true,
+    );
+    const parts = [h("h4", {}, ["Members"]), h("ul", { "data-testid": "org-members" }, rows), leave];
     if (pendingPage && auditPage) {
       const pending = pendingPage.invitations.map((inv) => {
         const revoke = h("button", { type: "button", class: "button link" }, ["Revoke"]);
@@ -147,6 +183,7 @@ if (section) {
       const org = await api("orgs", { method: "POST", body: { name: nameInput.value } });
       nameInput.value = "";
       await load();
+      document.dispatchEvent(new Event("keygate:orgs-changed")); // app.js: the key owner switcher
       status.textContent = `Created ${org.name}.`;
     } catch (err) {
       say(err);
@@ -169,6 +206,7 @@ if (section) {
     try {
       const joined = await api("orgs/invitations/accept", { method: "POST", body: { token } });
       await load();
+      document.dispatchEvent(new Event("keygate:orgs-changed")); // app.js
       status.textContent = `You joined an organization as ${joined.role}.`;
     } catch (err) {
       say(err);

@@ -66,7 +66,8 @@ export function describeLoginError(code) {
 
 /**
  * @typedef {{ id: string, name: string, start: string, scopes: string[], created_at: string,
- *   last_used_at: string | null, expires_at: string | null, revoked_at: string | null }} KeySummary
+ *   last_used_at: string | null, expires_at: string | null, revoked_at: string | null,
+ *   creator_is_member?: boolean }} KeySummary
  * @typedef {{ kind: "active" | "revoked" | "expired" | "rotating", until?: string }} KeyStatus
  */
 

@@ -80,6 +80,10 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     return fetch(`${stack!.url}/functions/v1/jobs`, { ...init, headers: { "x-api-key": key, ...init.headers } });
   }
 
+  function verifyKey(key: string): Promise<Response> {
+    return fetch(`${stack!.url}/functions/v1/verify-key`, { headers: { "x-api-key": key } });
+  }
+
   async function submitJob(key: string): Promise<Response> {
     return await jobs(key, {
       method: "POST",
@@ -296,7 +300,42 @@ describe.skipIf(!hasChromium && !required)("dashboard in a real browser", () => 
     await expect(audit.locator("tr[data-action='org.invitation_accepted']").textContent()).resolves.toContain(
       "colin.colleague@example.com",
     );
-  }, 90_000);
+
+    // The colleague makes a key for the organization; a backend uses it.
+    await colleague.reload();
+    await colleague.locator("#key-owner-field").waitFor();
+    await colleague.getByLabel("Owner").selectOption({ label: "Acme Rockets" });
+    await colleague.locator("#keys-empty").waitFor();
+    await colleague.getByLabel("Name", { exact: true }).fill("acme backend");
+    await colleague.getByRole("button", { name: "Create API key" }).click();
+    await colleague.locator("#new-key").waitFor();
+    const orgKey = await colleague.locator("#new-key-value").inputValue();
+    await expect(colleague.locator("#keys-title").textContent()).resolves.toBe("Acme Rockets: API keys");
+    const verified = await verifyKey(orgKey);
+    expect(verified.status).toBe(200);
+    const principal = await verified.json();
+    expect(principal.owner.type).toBe("organization");
+    expect(principal).not.toHaveProperty("user_id");
+    // Not among the colleague's personal keys.
+    await colleague.getByLabel("Owner").selectOption({ label: "Personal" });
+    await colleague.locator("#keys-empty").waitFor();
+
+    // The colleague leaves; the organization's key keeps working.
+    await colleague.locator("[data-org=acme-rockets] summary").click();
+    await colleague.getByRole("button", { name: "Leave Acme Rockets" }).click();
+    await colleague.locator("[data-org=acme-rockets]").waitFor({ state: "detached" });
+    expect((await verifyKey(orgKey)).status).toBe(200);
+
+    // The owner finds it as a former member's key and revokes it.
+    await owner.reload();
+    await owner.getByLabel("Owner").selectOption({ label: "Acme Rockets" });
+    const row = owner.locator("#keys-body tr[data-status='active']");
+    await row.getByText("made by a former member").waitFor();
+    await row.getByRole("button", { name: "Revoke: key acme backend" }).click();
+    await owner.getByRole("dialog").getByRole("button", { name: "Revoke key" }).click();
+    await owner.locator("#keys-body tr[data-status='revoked']").waitFor();
+    await expect.poll(async () => (await verifyKey(orgKey)).status, { timeout: 11_000, interval: 250 }).toBe(401);
+  }, 120_000);
 
   it("explains a failed sign-in in words and cleans the address", async () => {
     const page = await newPage({ viewport: { width: 1000, height: 700 } });

@@ -27,6 +27,7 @@ const throughPooler = [
   "tests/keys/verify-key.test.ts",
   "tests/orgs/org-keys.test.ts",
   "tests/orgs/orgs.test.ts",
+  "tests/orgs/tenancy-matrix.test.ts",
 ];
 
 const hasPgbouncer = pgbouncerBinary() !== null;

@@ -174,22 +174,22 @@ export function createApiKeysHandler({
     }
     const expiresAt = body.expires_in_days ? new Date(now() + body.expires_in_days * DAY_MS).toISOString() : null;
     const meta = requestMeta(req, config.clientAddress);
+    // The same arguments after the owner: the user, or the organization and its member making the key.
+    const rest = [
+      body.name ?? "API key",
+      start,
+      hash,
+      scopes,
+      expiresAt,
+      maxActive,
+      maxPerMinute,
+      meta.clientAddress,
+      meta.userAgent,
+    ];
     if (body.org_id) {
       const [info] = await db.query<OrgApiKeyInfoRow>(
         "select * from keygate.create_org_api_key($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        [
-          user.id,
-          body.org_id,
-          body.name ?? "API key",
-          start,
-          hash,
-          scopes,
-          expiresAt,
-          maxActive,
-          maxPerMinute,
-          meta.clientAddress,
-          meta.userAgent,
-        ],
+        [user.id, body.org_id, ...rest],
       );
       return created(info, key);
     }
@@ -197,18 +197,7 @@ export function createApiKeysHandler({
       `select k.*, keygate.append_audit_event('key.created', 'success', $1, $1, k.id, null, $9, $10,
                      jsonb_build_object('name', k.name, 'scopes', to_jsonb(k.scopes)))
          from keygate.create_api_key($1, $2, $3, $4, $5, $6, $7, $8) k`,
-      [
-        user.id,
-        body.name ?? "API key",
-        start,
-        hash,
-        scopes,
-        expiresAt,
-        maxActive,
-        maxPerMinute,
-        meta.clientAddress,
-        meta.userAgent,
-      ],
+      [user.id, ...rest],
     );
     return created(info, key);
   }

@@ -25,6 +25,7 @@ const throughPooler = [
   "tests/keys/api-keys.test.ts",
   "tests/keys/failure-limit.test.ts",
   "tests/keys/verify-key.test.ts",
+  "tests/orgs/org-jobs.test.ts",
   "tests/orgs/org-keys.test.ts",
   "tests/orgs/orgs.test.ts",
   "tests/orgs/tenancy-matrix.test.ts",

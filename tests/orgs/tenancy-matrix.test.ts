@@ -24,6 +24,7 @@ interface Tenant {
   keyId: string;
   key: string;
   invitationId: string;
+  jobId: string;
 }
 
 async function tenant(name: string): Promise<Tenant> {
@@ -40,7 +41,14 @@ async function tenant(name: string): Promise<Tenant> {
     json: { email: `pending-${Date.now()}@example.test` },
   });
   expect(invited.status).toBe(201);
+  const job = await stack.call("jobs", {
+    method: "POST",
+    headers: { "x-api-key": made.body.key },
+    json: { type: "t" },
+  });
+  expect(job.status).toBe(202);
   return {
+    jobId: job.body.id,
     id,
     people: { owner, admin, member },
     keyId: made.body.id,
@@ -121,6 +129,7 @@ describe("tenancy matrix", () => {
       ["organization_members", "org_id"],
       ["organization_invitations", "org_id"],
       ["api_keys", "org_id"],
+      ["jobs", "org_id"],
     ] as const) {
       const mine = await runner.as(
         "authenticated",
@@ -139,6 +148,33 @@ describe("tenancy matrix", () => {
       const readsOwn = table !== "organization_invitations" || role !== "member";
       expect(mine.ok && Number(mine.rows[0]?.n) > 0, `${table} of A`).toBe(readsOwn);
     }
+  });
+
+  it("A's key gets nothing of B's queue, and B's job stays as it was", async () => {
+    const before = (await stack.admin.query("select status, attempts from public.jobs where id = $1", [b.jobId])).rows;
+    const key = { "x-api-key": a.key };
+    const post = (path: string, json: unknown = {}) => stack.call(path, { method: "POST", headers: key, json });
+    const seen = {
+      get: (await stack.call(`jobs/${b.jobId}`, { headers: key })).status,
+      list: (await stack.call("jobs", { headers: key })).body.jobs.map((j: { id: string }) => j.id),
+      heartbeat: (await post(`jobs/${b.jobId}/heartbeat`)).status,
+      complete: (await post(`jobs/${b.jobId}/complete`)).status,
+      fail: (await post(`jobs/${b.jobId}/fail`, { error: "x" })).status,
+      cancel: (await post(`jobs/${b.jobId}/cancel`)).status,
+      claim: (await post("jobs/claim")).body.jobs.map((j: { id: string }) => j.id),
+    };
+    expect(seen).toEqual({
+      get: 404,
+      list: [a.jobId],
+      heartbeat: 404,
+      complete: 404,
+      fail: 404,
+      cancel: 404,
+      claim: [a.jobId],
+    });
+    expect((await stack.admin.query("select status, attempts from public.jobs where id = $1", [b.jobId])).rows).toEqual(
+      before,
+    );
   });
 
   it.each(ROLES)("A's %s reads A's routes as the role allows", async (role) => {

@@ -63,7 +63,12 @@ export interface VerifyRow {
 /** A `public.jobs` row (list_jobs, get_job, claim_jobs and the transitions). */
 export interface JobRow {
   id: string;
-  user_id: string;
+  /** A user's job: exactly one of `user_id` and `org_id` is set. */
+  user_id: string | null;
+  /** An organization's job. */
+  org_id: string | null;
+  /** Whichever of the two it is: what the job functions take as `p_owner_id`. */
+  owner_id: string;
   /** The key that created the job. */
   api_key_id: string | null;
   type: string;

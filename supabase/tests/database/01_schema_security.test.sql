@@ -33,7 +33,7 @@ select policy_roles_are('public', 'users', 'Users can read their own profile', a
 select policy_cmd_is('public', 'users', 'Users can read their own profile', 'select', 'policy "Users can read their own profile" is for select');
 select policies_are('public', 'user_identities', array['Users can read their own identities']);
 select policies_are('public', 'api_keys', array['Users can read their own keys', 'Members can read their organizations'' keys']);
-select policies_are('public', 'jobs', array['Users can read their own jobs']);
+select policies_are('public', 'jobs', array['Users can read their own jobs', 'Members can read their organizations'' jobs']);
 select policies_are('public', 'sessions', array[]::name[], 'sessions has no policy: no client reaches it');
 
 -- Table privileges: anon none, authenticated select where owners may read.

@@ -68,7 +68,7 @@ export function createJobsHandler({
     const [row] = await db.query<JobSubmissionRow>(
       "select * from keygate.create_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       [
-        ctx.userId,
+        ctx.owner.id,
         ctx.keyId,
         body.type,
         body.payload ?? {},
@@ -108,7 +108,7 @@ export function createJobsHandler({
     const rows = await db.query<JobRow & { created_us: string }>(
       `select j.*, (extract(epoch from j.created_at) * 1000000)::bigint::text as created_us
          from keygate.list_jobs($1, $2, $3, $4, $5, $6) j`,
-      [ctx.userId, query.status, query.type, cursor?.createdUs ?? null, cursor?.id ?? null, query.limit],
+      [ctx.owner.id, query.status, query.type, cursor?.createdUs ?? null, cursor?.id ?? null, query.limit],
     );
     const last = rows.length === query.limit ? rows[rows.length - 1] : undefined;
     return json({
@@ -118,7 +118,7 @@ export function createJobsHandler({
   }
 
   async function get(_req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
-    const [job] = await db.query<JobRow>("select * from keygate.get_job($1, $2)", [ctx.userId, id]);
+    const [job] = await db.query<JobRow>("select * from keygate.get_job($1, $2)", [ctx.owner.id, id]);
     if (!job) throw notFound();
     return json(presentJob(job));
   }
@@ -126,7 +126,7 @@ export function createJobsHandler({
   async function claim(req: Request, _params: unknown, ctx: ApiKeyContext): Promise<Response> {
     const body = await readJson(req, claimBody, EXACT);
     const jobs = await db.query<JobRow>("select * from keygate.claim_jobs($1, $2, $3, $4, $5)", [
-      ctx.userId,
+      ctx.owner.id,
       ctx.keyId,
       body.types ?? null,
       body.limit ?? 1,
@@ -146,7 +146,7 @@ export function createJobsHandler({
   ): Promise<Response> {
     const [job] = await db.query<JobRow>(sql, values);
     if (job) return json(presentJob(job));
-    const [current] = await db.query<JobRow>("select * from keygate.get_job($1, $2)", [ctx.userId, id]);
+    const [current] = await db.query<JobRow>("select * from keygate.get_job($1, $2)", [ctx.owner.id, id]);
     throw transitionRefusal(current, action, { keyId: ctx.keyId, attempt });
   }
 
@@ -160,7 +160,7 @@ export function createJobsHandler({
       body.attempt,
       "select * from keygate.heartbeat_job($1, $2, $3, $4, $5, $6)",
       [
-        ctx.userId,
+        ctx.owner.id,
         ctx.keyId,
         id,
         body.attempt ?? null,
@@ -179,7 +179,13 @@ export function createJobsHandler({
       "complete",
       body.attempt,
       "select * from keygate.complete_job($1, $2, $3, $4, $5)",
-      [ctx.userId, ctx.keyId, id, body.attempt ?? null, body.result === undefined ? null : JSON.stringify(body.result)],
+      [
+        ctx.owner.id,
+        ctx.keyId,
+        id,
+        body.attempt ?? null,
+        body.result === undefined ? null : JSON.stringify(body.result),
+      ],
     );
   }
 
@@ -193,7 +199,7 @@ export function createJobsHandler({
       body.attempt,
       "select * from keygate.fail_job($1, $2, $3, $4, $5, $6, $7, $8)",
       [
-        ctx.userId,
+        ctx.owner.id,
         ctx.keyId,
         id,
         body.attempt ?? null,
@@ -207,7 +213,10 @@ export function createJobsHandler({
 
   async function cancel(req: Request, { id }: Params<"/:id">, ctx: ApiKeyContext): Promise<Response> {
     await readJson(req, emptyBody, EXACT);
-    return await transition(ctx, id, "cancel", undefined, "select * from keygate.cancel_job($1, $2)", [ctx.userId, id]);
+    return await transition(ctx, id, "cancel", undefined, "select * from keygate.cancel_job($1, $2)", [
+      ctx.owner.id,
+      id,
+    ]);
   }
 
   /** A route that needs a key holding `scope`; the handler gets the key's owner. */

@@ -3,10 +3,11 @@
  * dashboard's summary of it. The route table at the bottom is the list of
  * routes; each key route asks for its own scope.
  *
- * Every job belongs to the key's owner: another user's job is 404 to every
- * route. Only the key that claimed a running job may heartbeat, complete or
- * fail it; with `attempt`, only for that attempt. A transition that does not
- * apply to the job's state is 409 (refusal.ts says which). Submitting with an
+ * Every job belongs to the key's owner, a user or an organization (all of
+ * its keys share one queue): another owner's job is 404 to every route. Only
+ * the key that claimed a running job may heartbeat, complete or fail it; with
+ * `attempt`, only for that attempt. A transition that does not apply to the
+ * job's state is 409 (refusal.ts says which). Submitting with an
  * Idempotency-Key makes retries safe. Every body is read exactly: a payload,
  * progress or result is stored as sent, or refused with 400 naming the value
  * that cannot be (http/exact-json.ts).
@@ -97,7 +98,8 @@ export function createJobsHandler({
       case "job_limit_reached":
         throw new KeygateError(
           "job_limit_reached",
-          `You have ${settings.maxUnfinished} unfinished jobs, the most allowed. Let some finish or cancel them.`,
+          `${ctx.owner.type === "organization" ? "The organization has" : "You have"} ${settings.maxUnfinished} ` +
+            "unfinished jobs, the most allowed. Let some finish or cancel them.",
         );
     }
   }

@@ -1,8 +1,10 @@
 /**
  * GET /jobs/summary: the dashboard's Jobs view, for a signed-in user (session
- * cookie or bearer, never an API key): how many of their jobs are in each
- * status, and their latest jobs without payloads or results. The jobs router
- * gives this route the dashboard's credentialed CORS (handler.ts).
+ * cookie or bearer, never an API key): how many of their own jobs are in each
+ * status, and their latest jobs without payloads or results. Their own: the
+ * user's id is the owner id the job functions take, so the jobs of their
+ * organizations are not in it. The jobs router gives this route the
+ * dashboard's credentialed CORS (handler.ts).
  */
 import type { AuthenticatedUser } from "../../auth/user.ts";
 import type { Db } from "../../db/db.ts";

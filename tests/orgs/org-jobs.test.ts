@@ -70,6 +70,7 @@ describe("organization jobs", () => {
     for (const key of [first, second, first]) expect((await withKey(key, "jobs", { type: "cap" })).status).toBe(202);
     const over = await withKey(second, "jobs", { type: "cap" });
     expect([over.status, over.body.error.code]).toEqual([409, "job_limit_reached"]);
+    expect(over.body.error.message).toMatch(/^The organization has 3 /);
     // The owner's personal queue is a budget of its own.
     expect((await withKey(await keyOf(owner, ["jobs:write"]), "jobs", { type: "cap" })).status).toBe(202);
   });
